@@ -1,0 +1,95 @@
+"""Padding arithmetic, one spatial axis at a time.
+
+Every function here is pure and works on plain ints, so the same rules serve 1-D, 2-D and 3-D
+layers: a layer resolves its padding axis by axis and only then builds tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "PADDING_STRINGS",
+    "axis_padding",
+    "conv_output_size",
+    "is_static_padding",
+    "resolve_padding",
+    "to_pad_arg",
+    "valid_tap_counts",
+]
+
+#: The strings that ``padding`` accepts besides ints.
+PADDING_STRINGS = ("same", "valid")
+
+
+def same_axis_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """Padding ``(before, after)`` of one axis under TensorFlow's ``'same'`` rule.
+
+    The output has ``ceil(size / stride)`` elements; the padding needed for that is split in two,
+    and an odd extra element goes after (bottom/right). With ``stride == 1`` the result does not
+    depend on ``size`` and equals PyTorch's own ``padding='same'``.
+    """
+    span = dilation * (kernel - 1) + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + span - size, 0)
+    return total // 2, total - total // 2
+
+
+def axis_padding(spec: int | str, size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """Padding ``(before, after)`` of one axis for an int, ``'same'`` or ``'valid'`` spec."""
+    if spec == "valid":
+        return 0, 0
+    if spec == "same":
+        return same_axis_padding(size, kernel, stride, dilation)
+    return int(spec), int(spec)
+
+
+def is_static_padding(spec: int | str | Sequence[int], stride: Sequence[int]) -> bool:
+    """Whether the padding amounts are known without the input size.
+
+    Only ``'same'`` with a stride above 1 depends on the input size.
+    """
+    return not (spec == "same" and any(s != 1 for s in stride))
+
+
+def resolve_padding(
+    spec: str | Sequence[int],
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[tuple[int, int], ...]:
+    """Padding ``(before, after)`` for every spatial axis, in the input's axis order."""
+    per_axis = [spec] * len(sizes) if isinstance(spec, str) else list(spec)
+    return tuple(
+        axis_padding(p, n, k, s, d) for p, n, k, s, d in zip(per_axis, sizes, kernel, stride, dilation, strict=True)
+    )
+
+
+def to_pad_arg(pairs: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+    """Turn per-axis ``(before, after)`` pairs into the flat, last-axis-first tuple of ``F.pad``."""
+    flat: list[int] = []
+    for before, after in reversed(pairs):
+        flat += [before, after]
+    return tuple(flat)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> int:
+    """Number of output elements of a convolution along one axis (PyTorch's ``Shape`` formula)."""
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def valid_tap_counts(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> list[int]:
+    """For each output position of one axis, how many kernel taps fall inside the input.
+
+    Output ``o`` reads input positions ``o * stride - before + t * dilation`` for ``t`` in
+    ``range(kernel)``; a tap counts when that position lies in ``[0, size)``. The count is worked out
+    in closed form per position, so the cost is one step per output element.
+    """
+    counts = []
+    for o in range(conv_output_size(size, kernel, stride, dilation, before, after)):
+        start = o * stride - before
+        first = -(start // dilation) if start < 0 else 0  # smallest t with start + t * dilation >= 0
+        last = min(kernel - 1, (size - 1 - start) // dilation)  # largest t still < size
+        counts.append(max(last - first + 1, 0))
+    return counts

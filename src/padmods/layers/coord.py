@@ -1,0 +1,143 @@
+"""CoordConv (Liu et al., 2018): convolution that also sees where each pixel is."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import Tensor, nn
+
+from padmods._typing import IntOrPair, PaddingArg
+from padmods.functional import _coord_conv
+from padmods.layers.base import PaddedConv2d, Pairs, _format_doc
+from padmods.registry import get, register
+
+__all__ = ["CoordConv2d"]
+
+
+@register("coord")
+@_format_doc
+class CoordConv2d(PaddedConv2d):
+    r"""2D convolution over the input with coordinate channels appended (CoordConv).
+
+    Liu et al., 2018 (arXiv:1807.03247). The layer convolves
+    ``cat([input, coord_channels(H, W)], dim=1)``: channel :math:`x` varies along the width and
+    :math:`y` along the height, both linearly from -1 to 1 over the layer's input; with
+    ``with_r=True`` a radius channel :math:`r = \sqrt{x^2 + y^2} / \sqrt{2}` (1 at the corners)
+    follows (see :func:`padmods.functional.coord_channels`). The border of input and coordinates
+    alike is filled by the registered mode ``pad``.
+
+    The input is never copied: by linearity the output is the input's convolution with
+    ``weight[:, :C_in]`` plus one coordinate image convolved with ``weight[:, C_in:]``, broadcast
+    over the batch.
+
+    Args:
+        {args}
+        with_r: Append the radius channel as well. Default: ``False``
+        pad: Name of the registered mode that pads the border (any mode but ``'coord'``).
+            Default: ``'zeros'``
+
+    Shape:
+        {shape}
+
+    Attributes:
+        weight (Tensor): Learnable weights of shape :math:`(C_{out}, C_{in} + 2, k_0, k_1)`, or
+            :math:`C_{in} + 3` with ``with_r``; the coordinate taps come last, in the order
+            :math:`x, y, r`. Initialised as in :class:`torch.nn.Conv2d`, with fan-in counting the
+            coordinate channels. :meth:`from_conv` sets the coordinate taps to zero instead.
+        bias (Tensor): Learnable bias of shape :math:`(C_{out})`.
+
+    Raises:
+        ValueError: ``groups`` is not 1, or ``pad`` names no usable mode.
+
+    Examples:
+        >>> conv = padmods.CoordConv2d(3, 8, 3, padding=1)
+        >>> conv.weight.shape
+        torch.Size([8, 5, 3, 3])
+        >>> conv(torch.ones(2, 3, 6, 6)).shape
+        torch.Size([2, 8, 6, 6])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrPair,
+        stride: IntOrPair = 1,
+        padding: PaddingArg = 0,
+        dilation: IntOrPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        device: Optional[torch.device | str] = None,
+        dtype: Optional[torch.dtype] = None,
+        *,
+        with_r: bool = False,
+        pad: str = "zeros",
+    ) -> None:
+        if groups != 1:
+            raise ValueError(f"CoordConv2d supports groups=1 only, got groups={groups}")
+        pad_cls = get(pad)
+        if not issubclass(pad_cls, PaddedConv2d) or issubclass(pad_cls, CoordConv2d):
+            raise ValueError(
+                f"CoordConv2d pads with a padmods mode other than 'coord', got pad={pad!r} ({pad_cls.__name__})"
+            )
+        self.with_r = bool(with_r)
+        self.pad_mode = pad
+        super().__init__(
+            in_channels + self.coord_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            device,
+            dtype,
+        )
+        self.in_channels = in_channels
+
+    @property
+    def coord_channels(self) -> int:
+        """Number of coordinate channels: 2, or 3 with ``with_r``."""
+        return 3 if self.with_r else 2
+
+    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
+        pad_cls = get(self.pad_mode)
+        return _coord_conv(input, weight, bias, self.stride, pairs, self.dilation, self.with_r, pad_cls, self)
+
+    def extra_repr(self) -> str:
+        """The settings that differ from the defaults, ``with_r`` and ``pad`` included."""
+        text = super().extra_repr()
+        extras = [f"with_r={self.with_r}"] if self.with_r else []
+        extras += [f"pad={self.pad_mode!r}"] if self.pad_mode != "zeros" else []
+        return ", ".join([text, *extras])
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d, **kwargs: Any) -> CoordConv2d:
+        """A CoordConv with the settings and weights of ``conv``; new coordinate taps start at zero.
+
+        With zero coordinate taps the layer computes exactly what ``conv`` computed (for the same
+        border mode), so a converted model starts from the original function. A ``CoordConv2d``
+        source keeps its ``with_r`` and ``pad`` unless they are given.
+
+        Args:
+            conv: Any :class:`torch.nn.Conv2d`.
+            **kwargs: ``with_r`` and ``pad``.
+        """
+        if isinstance(conv, CoordConv2d):
+            kwargs.setdefault("with_r", conv.with_r)
+            kwargs.setdefault("pad", conv.pad_mode)
+        return super().from_conv(conv, **kwargs)
+
+    def _copy_weight_from(self, conv: nn.Conv2d) -> None:
+        if isinstance(conv, CoordConv2d):
+            return super()._copy_weight_from(conv)
+        self.weight.zero_()
+        self.weight[:, : self.in_channels].copy_(conv.weight)
+        return None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("with_r", False)
+        self.__dict__.setdefault("pad_mode", "zeros")

@@ -74,6 +74,7 @@ class CoordConv2d(PaddedConv2d):
         with_r: bool = False,
         pad: str = "zeros",
     ) -> None:
+        _check_count("in_channels", in_channels)  # checked before the coordinate channels are added
         if groups != 1:
             raise ValueError(f"CoordConv2d supports groups=1 only, got groups={groups}")
         pad_cls = get(pad)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from padmods._typing import IntOrPair, PaddingArg
 from padmods.functional import _coord_conv
-from padmods.layers.base import PaddedConv2d, Pairs, _format_doc
+from padmods.layers.base import PaddedConv2d, Pairs, _check_count, _format_doc
 from padmods.registry import get, register
 
 __all__ = ["CoordConv2d"]

@@ -50,7 +50,10 @@ def _replace_convs(
         if id(module) in visited:
             return
         visited.add(id(module))
-        for child_name, child in list(module.named_children()):
+        # named_children() yields a module once per parent; every slot that holds it must change
+        for child_name, child in list(module._modules.items()):
+            if child is None:
+                continue
             name = f"{prefix}.{child_name}" if prefix else child_name
             if selected(name, child):
                 setattr(module, child_name, swap(name, child))  # type: ignore[arg-type]

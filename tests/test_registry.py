@@ -1,0 +1,196 @@
+"""The mode registry: look-up, registration rules, and plugins found through real entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+
+import padmods
+
+BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "zeros"]
+
+
+def test_available_lists_built_ins_sorted():
+    assert padmods.available() == BUILT_INS
+
+
+def test_get_returns_the_classes():
+    assert padmods.get("zeros") is padmods.ZeroPadConv2d
+    assert padmods.get("reflect") is padmods.ReflectPadConv2d
+    assert padmods.get("replicate") is padmods.ReplicatePadConv2d
+    assert padmods.get("circular") is padmods.CircularPadConv2d
+    assert padmods.get("partial") is padmods.PartialConv2d
+    assert padmods.get("coord") is padmods.CoordConv2d
+    assert padmods.get(padmods.PartialConv2d) is padmods.PartialConv2d  # a class passes through
+
+
+def test_create_builds_with_arguments():
+    layer = padmods.create("replicate", 3, 5, (3, 1), stride=2, padding="same", bias=False)
+    assert type(layer) is padmods.ReplicatePadConv2d
+    assert (layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride) == (3, 5, (3, 1), (2, 2))
+    assert layer.padding == "same" and layer.bias is None
+
+
+def test_unknown_mode_lists_the_available_ones():
+    with pytest.raises(ValueError, match="unknown padding mode 'mirror'; available modes: " + ", ".join(BUILT_INS)):
+        padmods.get("mirror")
+    with pytest.raises(ValueError, match="available modes"):
+        padmods.create("mirror", 1, 1, 3)
+
+
+def test_register_user_mode(clean_registry):
+    @padmods.register("halfzeros")
+    class HalfZeros(padmods.ZeroPadConv2d):
+        pass
+
+    assert padmods.get("halfzeros") is HalfZeros
+    assert "halfzeros" in padmods.available()
+    assert padmods.register("halfzeros")(HalfZeros) is HalfZeros  # same class again: nothing happens
+
+
+def test_register_existing_name_needs_override(clean_registry):
+    class Other(padmods.ZeroPadConv2d):
+        pass
+
+    with pytest.raises(ValueError, match=r"'zeros' is already registered to padmods\.layers\.base\.ZeroPadConv2d"):
+        padmods.register("zeros")(Other)
+    assert padmods.get("zeros") is padmods.ZeroPadConv2d
+    padmods.register("zeros", override=True)(Other)
+    assert padmods.get("zeros") is Other
+
+
+def test_register_refuses_non_convolutions(clean_registry):
+    with pytest.raises(TypeError, match="expects a subclass of torch.nn.Conv2d"):
+        padmods.register("linear")(nn.Linear)
+    with pytest.raises(ValueError, match="non-empty string"):
+        padmods.register("")
+
+
+def test_unregister(clean_registry):
+    padmods.unregister("partial")
+    assert "partial" not in padmods.available()
+    with pytest.raises(ValueError, match="'partial' is not registered"):
+        padmods.unregister("partial")
+
+
+def test_public_view_is_read_only():
+    with pytest.raises(TypeError):
+        padmods.registry.modes["zeros"] = nn.Conv2d  # type: ignore[index]
+
+
+# ---- plugins through real entry points -------------------------------------------------------
+
+PLUGIN_MODULE = '''
+import torch
+import torch.nn.functional as F
+import padmods
+
+
+class DemoPadConv2d(padmods.PaddedConv2d):
+    """Pads with ones, so the border is easy to see."""
+
+    @classmethod
+    def pad(cls, input, pairs):
+        (top, bottom), (left, right) = pairs
+        return F.pad(input, (left, right, top, bottom), value=1.0)
+'''
+
+
+def install_plugin(root, entry_points: str) -> None:
+    """Lay out an installed distribution (package + dist-info) in ``root``, as pip would."""
+    (root / "padmods_demo_plugin").mkdir()
+    (root / "padmods_demo_plugin" / "__init__.py").write_text(PLUGIN_MODULE)
+    info = root / "padmods_demo_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: padmods-demo-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+
+
+@pytest.fixture
+def plugin_path(tmp_path, monkeypatch, clean_registry):
+    install_plugin(
+        tmp_path,
+        """\
+        [padmods.modes]
+        ones = padmods_demo_plugin:DemoPadConv2d
+        """,
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    yield tmp_path
+    sys.modules.pop("padmods_demo_plugin", None)
+
+
+def test_plugin_mode_is_found_and_works(plugin_path):
+    assert "ones" in padmods.available()
+    cls = padmods.get("ones")
+    assert cls.__module__ == "padmods_demo_plugin"
+    layer = padmods.create("ones", 1, 1, 3, padding=1, bias=False)
+    torch.nn.init.ones_(layer.weight)
+    out = layer(torch.zeros(1, 1, 4, 4))[0, 0]
+    assert out[0, 0].item() == 5.0  # five of nine taps on the border of ones
+    assert out[1, 1].item() == 0.0
+
+
+def test_plugin_found_by_get_without_available(plugin_path):
+    assert padmods.get("ones").__name__ == "DemoPadConv2d"
+
+
+def test_broken_plugin_warns_and_built_ins_keep_working(tmp_path, monkeypatch, clean_registry):
+    install_plugin(
+        tmp_path,
+        """\
+        [padmods.modes]
+        broken = padmods_missing_module:Nothing
+        notaconv = padmods_demo_plugin:PLUGIN_NAME
+        ones = padmods_demo_plugin:DemoPadConv2d
+        """,
+    )
+    (tmp_path / "padmods_demo_plugin" / "__init__.py").write_text(PLUGIN_MODULE + "\nPLUGIN_NAME = 'x'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    with pytest.warns(padmods.PluginWarning) as record:
+        names = padmods.available()
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert "'broken' (padmods_missing_module:Nothing)" in messages[0]
+    assert "ModuleNotFoundError" in messages[0]
+    assert "'notaconv'" in messages[1] and "expects a subclass of torch.nn.Conv2d" in messages[1]
+    assert names == sorted([*BUILT_INS, "ones"])
+    assert padmods.create("zeros", 1, 1, 3)(torch.zeros(1, 1, 4, 4)).shape == (1, 1, 2, 2)
+    with pytest.raises(ValueError, match="unknown padding mode 'broken'"):
+        padmods.get("broken")
+    sys.modules.pop("padmods_demo_plugin", None)
+
+
+def test_plugin_named_like_a_built_in_does_not_replace_it(tmp_path, monkeypatch, clean_registry):
+    install_plugin(tmp_path, "[padmods.modes]\nzeros = padmods_demo_plugin:DemoPadConv2d\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    assert padmods.available() == BUILT_INS
+    assert padmods.get("zeros") is padmods.ZeroPadConv2d
+
+
+def test_import_does_not_load_plugins(tmp_path):
+    install_plugin(tmp_path, "[padmods.modes]\nones = padmods_demo_plugin:DemoPadConv2d\n")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import padmods
+        assert "padmods_demo_plugin" not in sys.modules, "imported at import time"
+        padmods.get("zeros")
+        assert "padmods_demo_plugin" not in sys.modules, "imported for a built-in look-up"
+        assert "ones" in padmods.available()
+        assert "padmods_demo_plugin" in sys.modules
+        print("lazy")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "lazy"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from padmods import functional
+from padmods import analysis, functional
 from padmods.convert import convert
 from padmods.layers import (
     CircularPadConv2d,
@@ -27,6 +27,7 @@ __all__ = [
     "ReplicatePadConv2d",
     "ZeroPadConv2d",
     "__version__",
+    "analysis",
     "available",
     "convert",
     "create",

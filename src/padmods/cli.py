@@ -1,0 +1,316 @@
+"""The ``padmods`` command line: list the padding modes and run the two padding experiments.
+
+Usage::
+
+    padmods modes
+    padmods position [--modes zeros,circular] [--size 10] [--seed 0] [--json] [--plot FILE.png]
+    padmods impact [--modes zeros,reflect] [--size 28] [--layers 5] [--padding same] [--json] [--plot FILE.png]
+
+Bad arguments end the program with exit status 2 and one line on stderr. ``--plot`` needs
+matplotlib (``pip install 'padmods[plot]'``), imported only when ``--plot`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import torch
+
+import padmods
+from padmods.analysis import conv_stack, impact_map, position_leak
+from padmods.analysis.position import PositionLeakResult
+
+__all__ = ["main"]
+
+_PROG = "padmods"
+
+
+class _UsageError(Exception):
+    """A bad command-line argument; ``main`` prints it as one line and returns 2."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(f"{prog}: error: {' '.join(message.split())}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, with no usage block and no ``sys.exit``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(self.prog, message)
+
+
+# ---- argument types ------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _mode_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated mode names, got {text!r}")
+    available = padmods.available()
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown mode {unknown[0]!r}; available modes: {', '.join(available)}")
+    return list(dict.fromkeys(names))
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog=_PROG, description="Padding modes for convolutions: list them and run the experiments.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {padmods.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    commands.add_parser("modes", help="list the padding modes, built-in and from plugins")
+
+    modes_help = "comma-separated padding modes (default: all available modes)"
+    json_help = "print the results as JSON instead of a table"
+    plot_help = "also save a figure to FILE (needs matplotlib: pip install 'padmods[plot]')"
+
+    position = commands.add_parser(
+        "position",
+        help="Experiment 1: can a one-layer, summed conv find the top-left pixel?",
+        description="Train y = conv(x).sum() to tell the top-left one-hot image from all others.",
+    )
+    position.add_argument("--modes", type=_mode_list, help=modes_help)
+    position.add_argument("--size", type=_positive_int, default=10, help="image height and width (default: 10)")
+    position.add_argument("--kernel-size", type=_positive_int, default=3, help="kernel size (default: 3)")
+    position.add_argument("--steps", type=_positive_int, default=150, help="Adam steps (default: 150)")
+    position.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default: 0.1)")
+    position.add_argument("--seed", type=_int, default=0, help="seed of the weight initialisation (default: 0)")
+    position.add_argument("--json", action="store_true", help=json_help)
+    position.add_argument("--plot", metavar="FILE", help=plot_help)
+
+    impact = commands.add_parser(
+        "impact",
+        help="Experiment 2: how much each input pixel affects the output of an all-ones conv stack",
+        description="Impact map of a stack of all-ones convolutions for each padding mode.",
+    )
+    impact.add_argument("--modes", type=_mode_list, help=modes_help)
+    impact.add_argument("--size", type=_positive_int, default=28, help="image height and width (default: 28)")
+    impact.add_argument("--layers", type=_positive_int, default=5, help="number of conv layers (default: 5)")
+    impact.add_argument("--kernel-size", type=_positive_int, default=3, help="kernel size (default: 3)")
+    impact.add_argument("--padding", choices=("same", "valid"), default="same", help="padding (default: same)")
+    impact.add_argument("--method", choices=("exact", "gradient"), default="exact", help="(default: exact)")
+    impact.add_argument("--json", action="store_true", help=json_help)
+    impact.add_argument("--plot", metavar="FILE", help=plot_help)
+    return parser
+
+
+# ---- commands ------------------------------------------------------------------------------------
+def _first_doc_line(cls: type) -> str:
+    doc = (cls.__doc__ or "").strip()
+    return doc.splitlines()[0].strip() if doc else ""
+
+
+def _modes_command(args: argparse.Namespace) -> int:
+    rows = []
+    for name in padmods.available():
+        cls = padmods.get(name)
+        rows.append((name, f"{cls.__module__}.{cls.__qualname__}", _first_doc_line(cls)))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for name, qualname, doc in rows:
+        print(f"{name:<{widths[0]}}  {qualname:<{widths[1]}}  {doc}".rstrip())
+    return 0
+
+
+def _figure_class(args: argparse.Namespace) -> Any:
+    """Matplotlib's ``Figure`` class when ``--plot`` is given (checked before any work), else ``None``."""
+    if not args.plot:
+        return None
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise _UsageError(
+            f"{_PROG} {args.command}", "--plot needs matplotlib; install it with: pip install 'padmods[plot]'"
+        ) from None
+    return Figure
+
+
+def _figure(figure_class: Any, rows: int, cols: int) -> Any:
+    return figure_class(figsize=(2.6 * cols, 2.4 * rows), layout="constrained")
+
+
+def _save(figure: Any, path: str) -> None:
+    try:
+        figure.savefig(path, dpi=100)
+    except (OSError, ValueError) as error:
+        raise _UsageError(_PROG, f"cannot save the figure to {path!r}: {error}") from None
+
+
+def _position_plot(figure_class: Any, results: list[PositionLeakResult], path: str) -> None:
+    figure = _figure(figure_class, 2, len(results))
+    axes = figure.subplots(2, len(results), squeeze=False)
+    for column, result in enumerate(results):
+        top, bottom = axes[0][column], axes[1][column]
+        image = top.imshow(result.scores.numpy(), cmap="viridis")
+        top.set_title(f"{result.mode}\nacc {result.balanced_accuracy:.3f}", fontsize=9)
+        figure.colorbar(image, ax=top, shrink=0.8)
+        kernel = bottom.imshow(result.kernel[0, 0].numpy(), cmap="RdBu_r")
+        bottom.set_title("kernel (image tap)", fontsize=8)
+        figure.colorbar(kernel, ax=bottom, shrink=0.8)
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    figure.suptitle("Score of the white pixel at each position, and the trained kernel", fontsize=10)
+    _save(figure, path)
+
+
+def _position_command(args: argparse.Namespace) -> int:
+    modes = args.modes or padmods.available()
+    if args.size < 2:
+        raise _UsageError(f"{_PROG} position", f"--size must be at least 2, got {args.size}")
+    figure_class = _figure_class(args)
+    results = [
+        position_leak(mode, size=args.size, kernel_size=args.kernel_size, steps=args.steps, lr=args.lr, seed=args.seed)
+        for mode in modes
+    ]
+    if args.json:
+        payload = [
+            {
+                "mode": result.mode,
+                "balanced_accuracy": result.balanced_accuracy,
+                "margin": result.margin,
+                "final_loss": float(result.loss_history[-1]),
+                "settings": {key: value for key, value in result.settings.items() if key != "mode"},
+                "scores": result.scores.tolist(),
+                "kernel": result.kernel.tolist(),
+                "bias": None if result.bias is None else result.bias.tolist(),
+            }
+            for result in results
+        ]
+        print(json.dumps(payload, indent=2))
+    else:
+        width = max(len("mode"), *(len(str(result.mode)) for result in results))
+        print(f"{'mode':<{width}}  {'balanced accuracy':>17}  {'margin':>9}")
+        for result in results:
+            print(f"{result.mode!s:<{width}}  {result.balanced_accuracy:>17.3f}  {result.margin:>9.4f}")
+    if figure_class is not None:
+        _position_plot(figure_class, results, args.plot)
+    return 0
+
+
+def _impact_summary(mode: str, impact: torch.Tensor) -> dict[str, Any]:
+    height, width = impact.shape
+    centre = float(impact[height // 2, width // 2])
+    return {
+        "mode": mode,
+        "corner": float(impact[0, 0]),
+        "edge_centre": float(impact[0, width // 2]),
+        "centre": centre,
+        "share_below_10pct": float((impact < 0.1 * centre).double().mean()),
+    }
+
+
+def _impact_plot(figure_class: Any, maps: dict[str, torch.Tensor], args: argparse.Namespace) -> None:
+    figure = _figure(figure_class, 1, len(maps))
+    axes = figure.subplots(1, len(maps), squeeze=False)[0]
+    vmax = max(float(impact.max()) for impact in maps.values())
+    image = None
+    for ax, (mode, impact) in zip(axes, maps.items(), strict=True):
+        image = ax.imshow(impact.numpy(), cmap="magma", vmin=0.0, vmax=vmax)
+        ax.set_title(mode, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.colorbar(image, ax=list(axes), shrink=0.8)
+    figure.suptitle(
+        f"Pixel impact: {args.layers} layers of {args.kernel_size}x{args.kernel_size} ones, "
+        f"'{args.padding}', {args.size}x{args.size}",
+        fontsize=10,
+    )
+    _save(figure, args.plot)
+
+
+def _impact_command(args: argparse.Namespace) -> int:
+    modes = args.modes or padmods.available()
+    prog = f"{_PROG} impact"
+    shrink = args.layers * (args.kernel_size - 1)
+    if args.padding == "valid" and args.size <= shrink:
+        raise _UsageError(
+            prog,
+            f"--size {args.size} is too small for {args.layers} 'valid' layers of kernel {args.kernel_size}: "
+            f"each layer removes {args.kernel_size - 1} pixels, so the size must be at least {shrink + 1}",
+        )
+    if args.padding == "same" and args.size < args.kernel_size:
+        raise _UsageError(prog, f"--size must be at least the kernel size ({args.kernel_size}), got {args.size}")
+    figure_class = _figure_class(args)
+    maps = {}
+    for mode in modes:
+        stack = conv_stack(mode, layers=args.layers, kernel_size=args.kernel_size, padding=args.padding)
+        maps[mode] = impact_map(stack, (1, args.size, args.size), method=args.method)
+    summaries = [_impact_summary(mode, impact) for mode, impact in maps.items()]
+    if args.json:
+        settings = {
+            "size": args.size,
+            "layers": args.layers,
+            "kernel_size": args.kernel_size,
+            "padding": args.padding,
+            "method": args.method,
+        }
+        payload = [{**summary, "settings": settings, "map": maps[summary["mode"]].tolist()} for summary in summaries]
+        print(json.dumps(payload, indent=2))
+    else:
+        width = max(len("mode"), *(len(summary["mode"]) for summary in summaries))
+        print(f"{'mode':<{width}}  {'corner':>10}  {'edge centre':>11}  {'centre':>10}  {'< 10% of centre':>15}")
+        for s in summaries:
+            print(
+                f"{s['mode']:<{width}}  {s['corner']:>10.6g}  {s['edge_centre']:>11.6g}  {s['centre']:>10.6g}  "
+                f"{s['share_below_10pct']:>15.1%}"
+            )
+    if figure_class is not None:
+        _impact_plot(figure_class, maps, args)
+    return 0
+
+
+_COMMANDS = {"modes": _modes_command, "position": _position_command, "impact": _impact_command}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``padmods`` command line with ``argv`` (default: ``sys.argv[1:]``).
+
+    Args:
+        argv: The arguments after the program name.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad arguments (after one line on stderr).
+    """
+    parser = _build_parser()
+    args: argparse.Namespace | None = None
+    try:
+        args = parser.parse_args(argv)
+        return _COMMANDS[args.command](args)
+    except _UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help and --version
+        return exit_.code if isinstance(exit_.code, int) else 0
+    except ValueError as error:  # a setting the library refuses, e.g. padding that does not fit
+        print(_UsageError(f"{_PROG} {getattr(args, 'command', '')}".strip(), str(error)), file=sys.stderr)
+        return 2

@@ -1,0 +1,254 @@
+"""Draw the user guide's pictures of what each padding mode puts beyond the border.
+
+Run at every docs build by the ``padmods_sphinx`` extension (and runnable on its own:
+``python docs/_ext/padmods_figures.py [OUTDIR]``). Everything is computed with padmods itself, so the
+pictures and the printed tensors always show what the installed library does. Files are only
+rewritten when their content changes, so an incremental build does not re-read every page.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+import padmods
+from padmods.functional import coord_channels, pad2d, partial_ratio
+
+__all__ = ["TORCH_MODES", "write_all"]
+
+#: The modes that :func:`padmods.functional.pad2d` can pad with, in the order the guide shows them.
+TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
+
+_SIZE = 4  # the example image is torch.arange(16.0).view(4, 4)
+_PAD = 2  # padded by two pixels on every side (kernel 5, padding 2)
+_DPI = 110
+
+
+def _arange_image() -> torch.Tensor:
+    return torch.arange(float(_SIZE * _SIZE)).view(1, 1, _SIZE, _SIZE)
+
+
+def _padded(mode: str) -> torch.Tensor:
+    return pad2d(_arange_image(), kernel_size=2 * _PAD + 1, padding=_PAD, mode=mode)[0, 0]
+
+
+def _draw_grid(ax, values: np.ndarray, *, frame: tuple[int, int, int, int] | None, vmin: float, vmax: float, fmt: str):
+    """Show ``values`` as coloured cells, each labelled, with the image itself framed."""
+    ax.imshow(values, cmap="viridis", vmin=vmin, vmax=vmax)
+    mid = (vmin + vmax) / 2
+    for (row, col), value in np.ndenumerate(values):
+        colour = "black" if value > mid else "white"
+        ax.text(col, row, format(value, fmt), ha="center", va="center", fontsize=7, color=colour)
+    if frame is not None:
+        top, left, height, width = frame
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="#ff4d4d", linewidth=2.2))
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _mode_figure(mode: str) -> bytes:
+    fig = Figure(figsize=(2.9, 2.9), layout="constrained")
+    ax = fig.add_subplot()
+    values = _padded(mode).numpy()
+    _draw_grid(ax, values, frame=(_PAD, _PAD, _SIZE, _SIZE), vmin=0, vmax=_SIZE * _SIZE - 1, fmt=".0f")
+    ax.set_title(f"'{mode}'", fontsize=10)
+    return _png(fig)
+
+
+def _partial_figure() -> bytes:
+    fig = Figure(figsize=(2.9, 2.9), layout="constrained")
+    ax = fig.add_subplot()
+    ratio = partial_ratio((6, 6), 3, padding=1).numpy()
+    _draw_grid(ax, ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
+    ax.set_title("'partial': output scale, 3\u00d73", fontsize=9)
+    return _png(fig)
+
+
+def _coord_figure() -> bytes:
+    fig = Figure(figsize=(5.2, 2.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0].numpy()
+    for ax, channel, name in zip(axes, coords, ("x", "y"), strict=True):
+        _draw_grid(ax, channel, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
+        ax.set_title(f"'coord': channel {name} (zero border)", fontsize=9)
+    return _png(fig)
+
+
+def _overview_figure() -> bytes:
+    """The landing page's figure: the same 4x4 image as each mode sees it, two pixels beyond the border."""
+    fig = Figure(figsize=(7.6, 4.3), layout="constrained")
+    axes = fig.subplots(2, 3)
+    for ax, mode in zip(axes.flat, TORCH_MODES, strict=False):
+        _draw_grid(ax, _padded(mode).numpy(), frame=(_PAD, _PAD, _SIZE, _SIZE), vmin=0, vmax=15, fmt=".0f")
+        ax.set_title(f"'{mode}'", fontsize=10)
+    ratio = partial_ratio((_SIZE, _SIZE), 3, padding=1).numpy()
+    _draw_grid(axes.flat[4], ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
+    axes.flat[4].set_title("'partial': scale of each output", fontsize=10)
+    coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0, 0].numpy()
+    _draw_grid(axes.flat[5], coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
+    axes.flat[5].set_title("'coord': extra x channel", fontsize=10)
+    fig.suptitle("What a convolution sees beyond the border of a 4\u00d74 image (framed in red)", fontsize=10)
+    return _png(fig)
+
+
+def _code_and_result(lines: list[str], value: torch.Tensor) -> str:
+    """A doctest-style transcript: the code lines, then the tensor as torch prints it."""
+    prompt = [f">>> {line}" for line in lines]
+    return "\n".join([*prompt, repr(value)]) + "\n"
+
+
+def _mode_text(mode: str) -> str:
+    lines = [
+        "x = torch.arange(16.0).view(1, 1, 4, 4)",
+        f'padmods.functional.pad2d(x, kernel_size=5, padding=2, mode="{mode}")[0, 0]',
+    ]
+    return _code_and_result(lines, _padded(mode))
+
+
+def _partial_text() -> str:
+    lines = ["padmods.functional.partial_ratio((4, 4), kernel_size=3, padding=1)"]
+    return _code_and_result(lines, partial_ratio((4, 4), 3, padding=1))
+
+
+def _coord_text() -> str:
+    lines = ["padmods.functional.coord_channels(4, 4)"]
+    return _code_and_result(lines, coord_channels(4, 4))
+
+
+#: A 3x3 kernel whose taps sum to -1 but whose top-left 2x2 block sums to 1 (see padding-matters.rst).
+CORNER_KERNEL = ((1.0, 0.0, -1.0), (0.0, 0.0, 0.0), (-1.0, 0.0, 0.0))
+
+
+def _corner_text(mode: str) -> str:
+    """What ``y = conv(x).sum()`` gives for a white pixel at each position, with the corner kernel."""
+    from padmods.analysis import impact_map
+
+    conv = padmods.create(mode, 1, 1, 3, padding=1, bias=False)
+    conv.weight.copy_(torch.tensor(CORNER_KERNEL).view(1, 1, 3, 3))
+    lines = [
+        f'conv = padmods.create("{mode}", 1, 1, 3, padding=1, bias=False)',
+        "conv.weight.data = torch.tensor([[1.0, 0.0, -1.0], [0.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]).view(1, 1, 3, 3)",
+        "padmods.analysis.impact_map(conv, (1, 5, 5))  # y for a white pixel at each (i, j)",
+    ]
+    return _code_and_result(lines, impact_map(conv, (1, 5, 5)))
+
+
+def _impact_text(mode: str, padding: str) -> str:
+    """The impact map of two all-ones 3x3 layers on a 7x7 input."""
+    from padmods.analysis import conv_stack, impact_map
+
+    lines = [
+        f'stack = padmods.analysis.conv_stack("{mode}", layers=2, padding="{padding}")',
+        "padmods.analysis.impact_map(stack, (1, 7, 7))",
+    ]
+    return _code_and_result(lines, impact_map(conv_stack(mode, layers=2, padding=padding), (1, 7, 7)))
+
+
+def _cli_help(*args: str) -> str:
+    """The help text of ``padmods ARGS --help``, as the installed command prints it (88 columns)."""
+    import contextlib
+    import os
+
+    from padmods import cli
+
+    saved_argv, saved_columns = sys.argv[:], os.environ.get("COLUMNS")
+    sys.argv[:] = ["padmods", *args, "--help"]
+    os.environ["COLUMNS"] = "88"
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+            cli.main([*args, "--help"])
+    finally:
+        sys.argv[:] = saved_argv
+        if saved_columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved_columns
+    text = buffer.getvalue()
+    if not text.strip():
+        raise RuntimeError(f"'padmods {' '.join(args)} --help' printed nothing")
+    return text
+
+
+def _modes_table() -> str:
+    """A list-table of the registered built-in modes and their classes, for the guide."""
+    rows = [".. list-table::", "   :header-rows: 1", "", "   * - name", "     - class"]
+    for name in sorted(padmods.registry.modes):
+        cls = padmods.registry.modes[name]
+        rows += [f"   * - ``'{name}'``", f"     - :class:`padmods.{cls.__name__}`"]
+    return "\n".join(rows) + "\n"
+
+
+def _artifacts() -> dict[str, Callable[[], bytes | str]]:
+    artifacts: dict[str, Callable[[], bytes | str]] = {"modes_overview.png": _overview_figure}
+    for mode in TORCH_MODES:
+        artifacts[f"border_{mode}.png"] = lambda mode=mode: _mode_figure(mode)
+        artifacts[f"border_{mode}.txt"] = lambda mode=mode: _mode_text(mode)
+    artifacts.update(
+        {
+            "border_partial.png": _partial_figure,
+            "border_partial.txt": _partial_text,
+            "border_coord.png": _coord_figure,
+            "border_coord.txt": _coord_text,
+            "modes_table.rst.txt": _modes_table,
+            "corner_zeros.txt": lambda: _corner_text("zeros"),
+            "corner_circular.txt": lambda: _corner_text("circular"),
+            "impact_zeros_same.txt": lambda: _impact_text("zeros", "same"),
+            "impact_zeros_valid.txt": lambda: _impact_text("zeros", "valid"),
+            "impact_circular_same.txt": lambda: _impact_text("circular", "same"),
+            "impact_reflect_same.txt": lambda: _impact_text("reflect", "same"),
+            "cli_help.txt": _cli_help,
+            "cli_modes.txt": lambda: _cli_help("modes"),
+            "cli_position.txt": lambda: _cli_help("position"),
+            "cli_impact.txt": lambda: _cli_help("impact"),
+        }
+    )
+    return artifacts
+
+
+def write_all(outdir: Path) -> tuple[list[Path], dict[str, BaseException]]:
+    """Write every figure and transcript into ``outdir``.
+
+    Returns the files whose content changed, and the artifacts that could not be made with the
+    reason. A failed artifact still gets a file (an empty one), so that the pages including it
+    build and the caller can report the failure once, clearly, instead of a missing-file error.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    changed: list[Path] = []
+    errors: dict[str, BaseException] = {}
+    with torch.no_grad():
+        for name, make in _artifacts().items():
+            path = outdir / name
+            try:
+                content = make()
+            except Exception as error:
+                errors[name] = error
+                content = b""
+            data = content.encode() if isinstance(content, str) else content
+            if not path.exists() or path.read_bytes() != data:
+                path.write_bytes(data)
+                changed.append(path)
+    return changed, errors
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[1] / "_generated"
+    changed, errors = write_all(target)
+    for path in changed:
+        print(path)
+    for name, error in errors.items():
+        print(f"could not make {name}: {type(error).__name__}: {error}", file=sys.stderr)
+    sys.exit(1 if errors else 0)

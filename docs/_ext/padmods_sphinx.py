@@ -1,0 +1,195 @@
+"""Sphinx glue for the padmods docs: build-time figures, offline MathJax, and gallery resets.
+
+* ``builder-inited``: :mod:`padmods_figures` draws the user guide's pictures into ``docs/_generated``.
+* ``build-finished``: MathJax 3 is copied from the ``django-static-mathjax`` wheel (a plain copy of
+  the MathJax distribution, no Django needed) into ``_static/mathjax`` of the HTML output, so the
+  site renders math without reaching any CDN. Nothing is downloaded at build time.
+* ``autodoc-process-docstring``: the torch-style ``Shape:`` sections are turned into bullet lists
+  (``- **Input:** ...``) before napoleon renders them as a generic section; see
+  :func:`format_shape_sections`.
+* :func:`reset_seeds` is named in ``sphinx_gallery_conf["reset_modules"]``: it runs before every
+  gallery script so that each one starts from the same random state whatever ran before it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import padmods_figures
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util import inspect as sphinx_inspect
+from sphinx.util import logging
+from sphinx.util.typing import stringify_annotation
+
+__all__ = ["GENERATED_DIR", "format_shape_sections", "mathjax_source", "reset_seeds", "setup"]
+
+logger = logging.getLogger(__name__)
+
+#: Where the build-time figures and transcripts go, relative to the docs source folder.
+GENERATED_DIR = "_generated"
+
+#: What of the MathJax distribution the site needs: the ``tex-chtml`` bundle and what it loads lazily.
+_MATHJAX_SKIP = ("mml-*.js", "tex-mml-*.js", "tex-svg*.js", "tex-chtml-full*.js", "node-main.js", "svg")
+
+
+_SHAPE_HEADER = re.compile(r"^(\s*)Shape:\s*$")
+_SHAPE_ITEM = re.compile(r"^(?:- )?((?:Input|Output)[^:`]{0,30}):\s*(.*)$")
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def format_shape_sections(lines: list[str]) -> list[str]:
+    """Rewrite each ``Shape:`` section of a Google docstring as a bullet list, one per Input/Output.
+
+    Docstrings write these sections as torch does, either ``Input: ...`` lines or ``- Input: ...``
+    bullets, sometimes followed by continuation lines, a ``.. math::`` block and prose. Each
+    ``Input``/``Output`` line becomes ``- **Input:** ...`` and everything after it in the section is
+    indented into that bullet; text before the first one (e.g. "Same as ...") is left alone.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        out.append(line)
+        index += 1
+        header = _SHAPE_HEADER.match(line)
+        if not header:
+            continue
+        header_indent = len(header.group(1))
+        body_indent: int | None = None
+        in_item = False
+        while index < len(lines):
+            line = lines[index]
+            if line.strip() and _indent_of(line) <= header_indent:
+                break  # the section is over
+            if not line.strip():
+                out.append(line)
+                index += 1
+                continue
+            if body_indent is None:
+                body_indent = _indent_of(line)
+            item = _SHAPE_ITEM.match(line[body_indent:]) if _indent_of(line) == body_indent else None
+            if item:
+                out.append(f"{' ' * body_indent}- **{item.group(1)}:** {item.group(2)}".rstrip())
+                in_item = True
+            elif in_item:
+                out.append("  " + line)
+            else:
+                out.append(line)
+            index += 1
+    return out
+
+
+def _process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    lines[:] = format_shape_sections(lines)
+    if what in ("class", "exception") and isinstance(obj, type):
+        _fix_class_typehints(app, name, obj)
+
+
+def _fix_class_typehints(app: Sphinx, name: str, cls: type) -> None:
+    """Type a class's constructor arguments by ``__init__``'s own annotations.
+
+    autodoc resolves the string annotations of a class signature (every padmods module uses
+    ``from __future__ import annotations``) with ``typing.get_type_hints(cls)``, so the *class*
+    attribute annotations that torch declares on ``_ConvNd`` (``bias: Optional[Tensor]``,
+    ``stride: tuple[int, ...]``) win over the constructor's (``bias: bool``, ``stride: IntOrPair``).
+    This runs after autodoc has recorded them and before they are merged into the description.
+    """
+    annotations = app.env.current_document.autodoc_annotations.get(name)
+    init = getattr(cls, "__init__", None)
+    if annotations is None or init is None or init is object.__init__:
+        return
+    try:
+        signature = sphinx_inspect.signature(init, bound_method=True, type_aliases=app.config.autodoc_type_aliases)
+    except (TypeError, ValueError):
+        return
+    mode = "smart" if app.config.autodoc_typehints_format == "short" else "fully-qualified"
+    for parameter in signature.parameters.values():
+        if parameter.annotation is not parameter.empty:
+            annotations[parameter.name] = stringify_annotation(parameter.annotation, mode)
+
+
+def mathjax_source() -> Path:
+    """The folder of MathJax's ``es5`` build inside the installed ``django-static-mathjax`` package."""
+    spec = importlib.util.find_spec("mathjax")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        candidate = Path(location) / "static" / "mathjax" / "es5"
+        if (candidate / "tex-chtml.js").is_file():
+            return candidate
+    raise ExtensionError(
+        "MathJax is not installed: the docs render math with a local copy of MathJax 3 from the "
+        "'django-static-mathjax' package (part of the 'docs' dependency group; "
+        "pip install django-static-mathjax)"
+    )
+
+
+def _write_figures(app: Sphinx) -> None:
+    changed, errors = padmods_figures.write_all(Path(app.srcdir) / GENERATED_DIR)
+    if changed:
+        logger.info("padmods: wrote %d build-time figure(s) and transcript(s)", len(changed))
+    for name, error in errors.items():
+        logger.warning(
+            "padmods: could not make %s/%s (docs/_ext/padmods_figures.py): %s: %s",
+            GENERATED_DIR,
+            name,
+            type(error).__name__,
+            error,
+        )
+
+
+def _check_mathjax(app: Sphinx) -> None:
+    if app.builder.format == "html":
+        mathjax_source()  # fail before reading any page, not after the whole build
+
+
+def _copy_mathjax(app: Sphinx, exception: BaseException | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / "mathjax"
+    source = mathjax_source()
+    marker = target / "tex-chtml.js"
+    if marker.is_file() and marker.stat().st_size == (source / "tex-chtml.js").stat().st_size:
+        return
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*_MATHJAX_SKIP), dirs_exist_ok=True)
+    logger.info("padmods: copied MathJax into %s", target)
+
+
+def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
+    """Give every gallery script the same fresh start: seeded RNGs, no open figures."""
+    random.seed(0)
+    try:
+        import numpy as np
+
+        np.random.seed(0)  # noqa: NPY002 - scripts that still use the legacy global RNG get a fixed one
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(0)
+    except ImportError:
+        pass
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+    except ImportError:
+        pass
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the event handlers."""
+    app.connect("autodoc-process-docstring", _process_docstring, priority=400)  # before napoleon (500)
+    app.connect("builder-inited", _check_mathjax)
+    app.connect("builder-inited", _write_figures)
+    app.connect("build-finished", _copy_mathjax)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

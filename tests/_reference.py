@@ -45,7 +45,7 @@ def partial_conv_loop(x, weight, bias, stride, pads, dilation, groups) -> np.nda
     x = x.detach().double().numpy()
     w = weight.detach().double().numpy()
     b = None if bias is None else bias.detach().double().numpy()
-    n, c_in, h, wd = x.shape
+    n, _c_in, h, wd = x.shape
     c_out, c_per_group, kh, kw = w.shape
     (top, bottom), (left, right) = pads
     sh, sw = stride

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import assert_close
 from torch import nn
 
 import padmods
+
+from conftest import assert_close
 
 MODES = ["zeros", "reflect", "replicate", "circular", "partial", "coord"]
 
@@ -91,11 +92,13 @@ def test_keeps_training_state_requires_grad_dtype_and_padding():
     model.eval()
     model.stem.weight.requires_grad_(False)
     converted = padmods.convert(model, "reflect")
-    assert not converted.training and not converted.stem.training
+    assert not converted.training
+    assert not converted.stem.training
     assert not converted.stem.weight.requires_grad
     assert converted.stem.bias.requires_grad
     assert converted.stem.weight.dtype == torch.float64
-    assert converted.stem.padding == (1, 1) and converted.extra[0].padding == (0, 0)
+    assert converted.stem.padding == (1, 1)
+    assert converted.extra[0].padding == (0, 0)
 
 
 def test_inplace_keeps_parameter_objects_for_the_optimizer():
@@ -141,7 +144,8 @@ def test_converting_twice_equals_once_and_converts_again():
     again = padmods.convert(once, "partial")  # padmods layers are nn.Conv2d too
     assert set(conv_names(again).values()) == {"PartialConv2d"}
     coord_twice = padmods.convert(padmods.convert(model, "coord", with_r=True), "coord")
-    assert coord_twice.stem.with_r and coord_twice.stem.weight.shape == (4, 3 + 3, 3, 3)
+    assert coord_twice.stem.with_r
+    assert coord_twice.stem.weight.shape == (4, 3 + 3, 3, 3)
 
 
 def test_shared_convolution_stays_shared():

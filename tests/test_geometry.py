@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from _reference import same_pads
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from padmods.functional import resolve_padding2d
 from padmods import _geometry
+from padmods.functional import resolve_padding2d
+
+from _reference import same_pads
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _reference import coord_grid, pads_for, partial_conv_loop, torch_mode_conv
-from conftest import assert_close
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch import nn
 
 import padmods
+
+from _reference import coord_grid, pads_for, partial_conv_loop, torch_mode_conv
+from conftest import assert_close
 
 TORCH_MODES = {
     "zeros": padmods.ZeroPadConv2d,
@@ -90,9 +91,7 @@ layer_settings = st.fixed_dictionaries(
 
 
 def _fits(cls, settings) -> bool:
-    pads = pads_for(
-        settings["padding"], settings["size"], settings["kernel"], settings["stride"], settings["dilation"]
-    )
+    pads = pads_for(settings["padding"], settings["size"], settings["kernel"], settings["stride"], settings["dilation"])
     span_ok = all(
         n + b + a >= d * (k - 1) + 1
         for n, (b, a), k, d in zip(settings["size"], pads, settings["kernel"], settings["dilation"], strict=True)
@@ -347,7 +346,8 @@ def test_from_conv_copies_everything(cls):
     )
     assert layer.weight.dtype == torch.float64
     assert not layer.training
-    assert layer.weight.requires_grad and not layer.bias.requires_grad
+    assert layer.weight.requires_grad
+    assert not layer.bias.requires_grad
     assert layer.weight.data_ptr() != conv.weight.data_ptr()
     assert torch.equal(layer.weight[:, :3], conv.weight)
     assert torch.equal(layer.bias, conv.bias)

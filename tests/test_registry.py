@@ -33,7 +33,8 @@ def test_create_builds_with_arguments():
     layer = padmods.create("replicate", 3, 5, (3, 1), stride=2, padding="same", bias=False)
     assert type(layer) is padmods.ReplicatePadConv2d
     assert (layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride) == (3, 5, (3, 1), (2, 2))
-    assert layer.padding == "same" and layer.bias is None
+    assert layer.padding == "same"
+    assert layer.bias is None
 
 
 def test_unknown_mode_lists_the_available_ones():
@@ -160,7 +161,8 @@ def test_broken_plugin_warns_and_built_ins_keep_working(tmp_path, monkeypatch, c
     assert len(messages) == 2
     assert "'broken' (padmods_missing_module:Nothing)" in messages[0]
     assert "ModuleNotFoundError" in messages[0]
-    assert "'notaconv'" in messages[1] and "expects a subclass of torch.nn.Conv2d" in messages[1]
+    assert "'notaconv'" in messages[1]
+    assert "expects a subclass of torch.nn.Conv2d" in messages[1]
     assert names == sorted([*BUILT_INS, "ones"])
     assert padmods.create("zeros", 1, 1, 3)(torch.zeros(1, 1, 4, 4)).shape == (1, 1, 2, 2)
     with pytest.raises(ValueError, match="unknown padding mode 'broken'"):

@@ -101,6 +101,33 @@ def _zero_padded_conv(
     return F.conv2d(input, weight, bias, stride, 0, dilation, groups)
 
 
+def _replicate_by_concatenation(input: Tensor, pairs: Pairs) -> Tensor:
+    """Replicate padding as the input between copies of its edge rows/columns, one axis at a time."""
+    first_axis = input.dim() - len(pairs)
+    for axis, (before, after) in enumerate(pairs, start=first_axis):
+        size = input.shape[axis]
+        parts = []
+        if before:
+            edge = input.narrow(axis, 0, 1)
+            parts.append(edge.expand(*input.shape[:axis], before, *input.shape[axis + 1 :]))
+        parts.append(input)
+        if after:
+            edge = input.narrow(axis, size - 1, 1)
+            parts.append(edge.expand(*input.shape[:axis], after, *input.shape[axis + 1 :]))
+        input = torch.cat(parts, dim=axis) if len(parts) > 1 else input
+    return input
+
+
+def _explicit_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
+    """``F.pad`` with a torch mode, given resolved per-axis ``pairs``."""
+    if mode == "replicate" and torch.compiler.is_compiling():
+        # inductor's replication_pad2d_backward gives wrong strides in torch 2.13 (nn.Conv2d with
+        # padding_mode='replicate' fails the same way), and a gather of clamped indices crashes its
+        # backward; concatenating expanded edges compiles cleanly
+        return _replicate_by_concatenation(input, pairs)
+    return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if mode == "zeros" else mode)
+
+
 def _torch_mode_conv(
     input: Tensor,
     weight: Tensor,
@@ -114,8 +141,7 @@ def _torch_mode_conv(
     """Convolution over a border of a torch mode, given resolved padding ``pairs`` (no checks)."""
     if mode == "zeros" or not any(p for pair in pairs for p in pair):
         return _zero_padded_conv(input, weight, bias, stride, pairs, dilation, groups)
-    input = F.pad(input, _geometry.to_pad_arg(pairs), mode=mode)
-    return F.conv2d(input, weight, bias, stride, 0, dilation, groups)
+    return F.conv2d(_explicit_pad(input, pairs, mode), weight, bias, stride, 0, dilation, groups)
 
 
 def pad2d(
@@ -153,7 +179,7 @@ def pad2d(
     check_padding_fits(mode, pairs, tuple(input.shape[-2:]), "pad2d")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
-    out = F.pad(x, _geometry.to_pad_arg(pairs), mode="constant" if mode == "zeros" else mode)
+    out = _explicit_pad(x, pairs, mode)
     return out if batched else out.squeeze(0)
 
 

@@ -12,7 +12,7 @@ from torch.nn.modules.utils import _pair
 from padmods import _geometry
 from padmods._checks import check_conv_input, check_padding_fits
 from padmods._typing import IntOrPair, PaddingArg
-from padmods.functional import _torch_mode_conv
+from padmods.functional import _explicit_pad, _torch_mode_conv
 from padmods.registry import register
 
 __all__ = [
@@ -265,8 +265,7 @@ class _TorchModeConv2d(PaddedConv2d):
 
     @classmethod
     def pad(cls, input: Tensor, pairs: Pairs) -> Tensor:
-        mode = "constant" if cls._torch_padding_mode == "zeros" else cls._torch_padding_mode
-        return F.pad(input, _geometry.to_pad_arg(pairs), mode=mode)
+        return _explicit_pad(input, pairs, cls._torch_padding_mode)
 
     @classmethod
     def padded_conv(

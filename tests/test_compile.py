@@ -1,0 +1,59 @@
+"""torch.compile and torch.export trace every layer, caches included, and match eager."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import padmods
+from padmods.functional import _replicate_by_concatenation
+
+from conftest import assert_close
+
+MODES = ["zeros", "reflect", "replicate", "circular", "partial", "coord"]
+
+
+def check_against_eager(compiled, eager, sizes):
+    for size in sizes:
+        x = torch.randn(2, 2, *size, requires_grad=True)
+        out = compiled(x)
+        assert_close(out, eager(x))
+        (grad,) = torch.autograd.grad(out.sum(), x)
+        (expected,) = torch.autograd.grad(eager(x).sum(), x)
+        assert_close(grad, expected)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_compile_traces_without_graph_breaks(mode):
+    """Dynamo and AOTAutograd capture the whole layer; a second size recompiles with new cached maps."""
+    torch._dynamo.reset()
+    layer = padmods.create(mode, 2, 3, 3, padding="same", stride=2)
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    check_against_eager(compiled, layer, [(9, 10), (12, 12)])
+
+
+@pytest.mark.slow
+def test_inductor_compiles_every_mode():
+    """One inductor compile (the slow part) of a model that chains every built-in mode."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = nn.Sequential(*(padmods.create(mode, 2, 2, 3, padding="same") for mode in MODES))
+    check_against_eager(torch.compile(model, fullgraph=True), model, [(9, 10)])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_export_succeeds_and_matches_eager(mode):
+    layer = padmods.create(mode, 2, 3, 3, padding="same", stride=2)
+    x = torch.randn(2, 2, 9, 10)
+    program = torch.export.export(layer, (x,))
+    assert_close(program.module()(x), layer(x))
+    assert {name for name, _ in program.named_parameters()} == {"weight", "bias"}
+
+
+@pytest.mark.parametrize("pairs", [((0, 0), (0, 0)), ((1, 2), (3, 0)), ((4, 4), (5, 6))])
+def test_compiled_replicate_padding_equals_f_pad(pairs):
+    x = torch.randn(2, 3, 4, 5)
+    (top, bottom), (left, right) = pairs
+    assert torch.equal(_replicate_by_concatenation(x, pairs), F.pad(x, (left, right, top, bottom), mode="replicate"))

@@ -60,7 +60,7 @@ def resolve_padding(
     dilation: Sequence[int],
 ) -> tuple[tuple[int, int], ...]:
     """Padding ``(before, after)`` for every spatial axis, in the input's axis order."""
-    per_axis = [spec] * len(sizes) if isinstance(spec, str) else list(spec)
+    per_axis: list[int | str] = [spec] * len(sizes) if isinstance(spec, str) else list(spec)
     return tuple(
         axis_padding(p, n, k, s, d) for p, n, k, s, d in zip(per_axis, sizes, kernel, stride, dilation, strict=True)
     )

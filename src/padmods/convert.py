@@ -116,7 +116,7 @@ def convert(
         model = copy.deepcopy(model)
 
     def make(conv: nn.Conv2d) -> nn.Conv2d:
-        new = cls.from_conv(conv, **kwargs)  # type: ignore[attr-defined]
+        new = cls.from_conv(conv, **kwargs)
         for name, param in conv.named_parameters(recurse=False):
             if getattr(new, name).shape == param.shape:
                 setattr(new, name, param)  # keep the Parameter object itself

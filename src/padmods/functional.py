@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import torch
@@ -40,7 +40,7 @@ Pairs = tuple[tuple[int, int], ...]
 
 def resolve_padding2d(
     padding: PaddingArg,
-    input_size: tuple[int, int],
+    input_size: Sequence[int],
     kernel_size: IntOrPair,
     stride: IntOrPair = 1,
     dilation: IntOrPair = 1,
@@ -76,7 +76,7 @@ def _unbatched(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """Let a function written for ``(N, C, H, W)`` also take ``(C, H, W)``, as torch's convs do."""
 
     @functools.wraps(fn)
-    def wrapper(input: Tensor, *args, **kwargs) -> Tensor:
+    def wrapper(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         if isinstance(input, Tensor) and input.dim() == 3:
             return fn(input.unsqueeze(0), *args, **kwargs).squeeze(0)
         return fn(input, *args, **kwargs)
@@ -88,9 +88,9 @@ def _zero_padded_conv(
     input: Tensor,
     weight: Tensor,
     bias: Optional[Tensor],
-    stride: tuple[int, int],
+    stride: tuple[int, ...],
     pairs: Pairs,
-    dilation: tuple[int, int],
+    dilation: tuple[int, ...],
     groups: int,
 ) -> Tensor:
     """Convolution over a zero border, folded into ``F.conv2d`` whenever the padding is symmetric."""
@@ -132,9 +132,9 @@ def _torch_mode_conv(
     input: Tensor,
     weight: Tensor,
     bias: Optional[Tensor],
-    stride: tuple[int, int],
+    stride: tuple[int, ...],
     pairs: Pairs,
-    dilation: tuple[int, int],
+    dilation: tuple[int, ...],
     groups: int,
     mode: str,
 ) -> Tensor:
@@ -237,10 +237,10 @@ def padded_conv2d(
 
 
 def _build_partial_ratio(
-    sizes: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
     pairs: Pairs,
     device: torch.device,
     dtype: torch.dtype,
@@ -259,7 +259,7 @@ _cached_partial_ratio = functools.lru_cache(maxsize=32)(_build_partial_ratio)
 
 
 def partial_ratio(
-    input_size: tuple[int, int],
+    input_size: Sequence[int],
     kernel_size: IntOrPair,
     stride: IntOrPair = 1,
     padding: PaddingArg = 0,
@@ -302,7 +302,7 @@ def partial_ratio(
 
 
 def _partial_ratio_for(
-    input: Tensor, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int], pairs: Pairs
+    input: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...], pairs: Pairs
 ) -> Tensor:
     key = (tuple(input.shape[-2:]), kernel, stride, dilation, pairs, input.device, input.dtype)
     if torch.compiler.is_compiling():  # traced graphs bake the map in as a constant
@@ -356,9 +356,9 @@ def _partial_conv(
     input: Tensor,
     weight: Tensor,
     bias: Optional[Tensor],
-    stride: tuple[int, int],
+    stride: tuple[int, ...],
     pairs: Pairs,
-    dilation: tuple[int, int],
+    dilation: tuple[int, ...],
     groups: int,
 ) -> Tensor:
     """Partial-convolution padding, given resolved padding ``pairs`` (no checks)."""
@@ -488,9 +488,9 @@ def _coord_conv(
     input: Tensor,
     weight: Tensor,
     bias: Optional[Tensor],
-    stride: tuple[int, int],
+    stride: tuple[int, ...],
     pairs: Pairs,
-    dilation: tuple[int, int],
+    dilation: tuple[int, ...],
     with_r: bool,
     pad_cls: Any,
     where: object,

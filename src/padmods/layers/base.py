@@ -133,12 +133,12 @@ class PaddedConv2d(nn.Conv2d):
             dilation,
             groups,
             bias,
-            self._torch_padding_mode,
+            self._torch_padding_mode,  # type: ignore[arg-type]
             device,
             dtype,
         )
         # torch refuses 'same' with stride > 1; padmods resolves the padding itself in forward
-        self.padding = spec  # type: ignore[assignment]
+        self.padding = spec
 
     # ---- what subclasses implement -------------------------------------------------------------
     @classmethod
@@ -160,9 +160,9 @@ class PaddedConv2d(nn.Conv2d):
         input: Tensor,
         weight: Tensor,
         bias: Optional[Tensor],
-        stride: tuple[int, int],
+        stride: tuple[int, ...],
         pairs: Pairs,
-        dilation: tuple[int, int],
+        dilation: tuple[int, ...],
         groups: int,
     ) -> Tensor:
         """The convolution of a checked 4-D ``input`` over this mode's border.
@@ -220,12 +220,12 @@ class PaddedConv2d(nn.Conv2d):
         layer = cls(
             conv.in_channels,
             conv.out_channels,
-            conv.kernel_size,
-            conv.stride,
+            conv.kernel_size,  # type: ignore[arg-type]
+            conv.stride,  # type: ignore[arg-type]
             conv.padding,  # type: ignore[arg-type]
-            conv.dilation,
+            conv.dilation,  # type: ignore[arg-type]
             conv.groups,
-            bias=conv.bias is not None,  # type: ignore[arg-type]
+            bias=conv.bias is not None,
             device=conv.weight.device,
             dtype=conv.weight.dtype,
             **kwargs,
@@ -273,9 +273,9 @@ class _TorchModeConv2d(PaddedConv2d):
         input: Tensor,
         weight: Tensor,
         bias: Optional[Tensor],
-        stride: tuple[int, int],
+        stride: tuple[int, ...],
         pairs: Pairs,
-        dilation: tuple[int, int],
+        dilation: tuple[int, ...],
         groups: int,
     ) -> Tensor:
         return _torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, cls._torch_padding_mode)

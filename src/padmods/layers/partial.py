@@ -60,9 +60,9 @@ class PartialConv2d(PaddedConv2d):
         input: Tensor,
         weight: Tensor,
         bias: Optional[Tensor],
-        stride: tuple[int, int],
+        stride: tuple[int, ...],
         pairs: Pairs,
-        dilation: tuple[int, int],
+        dilation: tuple[int, ...],
         groups: int,
     ) -> Tensor:
         return _partial_conv(input, weight, bias, stride, pairs, dilation, groups)

@@ -139,9 +139,10 @@ def _corner_text(mode: str) -> str:
     conv = padmods.create(mode, 1, 1, 3, padding=1, bias=False)
     conv.weight.copy_(torch.tensor(CORNER_KERNEL).view(1, 1, 3, 3))
     lines = [
+        "kernel = [[1.0, 0.0, -1.0], [0.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]",
         f'conv = padmods.create("{mode}", 1, 1, 3, padding=1, bias=False)',
-        "conv.weight.data = torch.tensor([[1.0, 0.0, -1.0], [0.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]).view(1, 1, 3, 3)",
-        "padmods.analysis.impact_map(conv, (1, 5, 5))  # y for a white pixel at each (i, j)",
+        "conv.weight.data = torch.tensor(kernel).view(1, 1, 3, 3)",
+        "padmods.analysis.impact_map(conv, (1, 5, 5))  # y of a white pixel at each (i, j)",
     ]
     return _code_and_result(lines, impact_map(conv, (1, 5, 5)))
 
@@ -157,20 +158,20 @@ def _impact_text(mode: str, padding: str) -> str:
     return _code_and_result(lines, impact_map(conv_stack(mode, layers=2, padding=padding), (1, 7, 7)))
 
 
-def _cli_help(*args: str) -> str:
-    """The help text of ``padmods ARGS --help``, as the installed command prints it (88 columns)."""
+def _cli_run(*args: str) -> str:
+    """What ``padmods ARGS`` prints, run in this process with the installed command's ``main``."""
     import contextlib
     import os
 
     from padmods import cli
 
     saved_argv, saved_columns = sys.argv[:], os.environ.get("COLUMNS")
-    sys.argv[:] = ["padmods", *args, "--help"]
-    os.environ["COLUMNS"] = "88"
+    sys.argv[:] = ["padmods", *args]
+    os.environ["COLUMNS"] = "88"  # argparse wraps its help to the terminal width
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
-            cli.main([*args, "--help"])
+            status = cli.main(list(args))
     finally:
         sys.argv[:] = saved_argv
         if saved_columns is None:
@@ -178,9 +179,14 @@ def _cli_help(*args: str) -> str:
         else:
             os.environ["COLUMNS"] = saved_columns
     text = buffer.getvalue()
-    if not text.strip():
-        raise RuntimeError(f"'padmods {' '.join(args)} --help' printed nothing")
+    if not text.strip() or status not in (0, None):
+        raise RuntimeError(f"'padmods {' '.join(args)}' exited with {status} and printed {text!r}")
     return text
+
+
+def _cli_transcript(*args: str) -> str:
+    """A shell transcript: the command line, then its output."""
+    return f"$ padmods {' '.join(args)}\n{_cli_run(*args)}"
 
 
 def _modes_table() -> str:
@@ -210,10 +216,17 @@ def _artifacts() -> dict[str, Callable[[], bytes | str]]:
             "impact_zeros_valid.txt": lambda: _impact_text("zeros", "valid"),
             "impact_circular_same.txt": lambda: _impact_text("circular", "same"),
             "impact_reflect_same.txt": lambda: _impact_text("reflect", "same"),
-            "cli_help.txt": _cli_help,
-            "cli_modes.txt": lambda: _cli_help("modes"),
-            "cli_position.txt": lambda: _cli_help("position"),
-            "cli_impact.txt": lambda: _cli_help("impact"),
+            "cli_help.txt": lambda: _cli_run("--help"),
+            "cli_modes_help.txt": lambda: _cli_run("modes", "--help"),
+            "cli_position_help.txt": lambda: _cli_run("position", "--help"),
+            "cli_impact_help.txt": lambda: _cli_run("impact", "--help"),
+            "cli_modes.txt": lambda: _cli_transcript("modes"),
+            "cli_impact.txt": lambda: _cli_transcript(
+                "impact", "--modes", "zeros,reflect,circular", "--layers", "2", "--size", "7"
+            ),
+            "cli_impact_valid.txt": lambda: _cli_transcript(
+                "impact", "--modes", "zeros", "--layers", "2", "--padding", "valid", "--size", "7"
+            ),
         }
     )
     return artifacts

@@ -8,6 +8,10 @@ Usage::
 
 Bad arguments end the program with exit status 2 and one line on stderr. ``--plot`` needs
 matplotlib (``pip install 'padmods[plot]'``), imported only when ``--plot`` is given.
+
+The experiments are many tiny tensor operations, which intra-op threads only slow down (several
+times over on a busy machine), so the commands run torch on one thread unless ``OMP_NUM_THREADS``
+is set; :func:`main` restores torch's thread count when it returns.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -303,8 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _build_parser()
     args: argparse.Namespace | None = None
+    threads = torch.get_num_threads()
     try:
         args = parser.parse_args(argv)
+        if "OMP_NUM_THREADS" not in os.environ:
+            torch.set_num_threads(1)
         return _COMMANDS[args.command](args)
     except _UsageError as error:
         print(error, file=sys.stderr)
@@ -314,3 +322,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # a setting the library refuses, e.g. padding that does not fit
         print(_UsageError(f"{_PROG} {getattr(args, 'command', '')}".strip(), str(error)), file=sys.stderr)
         return 2
+    finally:
+        torch.set_num_threads(threads)

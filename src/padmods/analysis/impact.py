@@ -102,7 +102,7 @@ def impact_map(
     input_shape: Sequence[int],
     *,
     method: str = "exact",
-    batch_size: int = 256,
+    batch_size: int = 128,
 ) -> Tensor:
     r"""How much each input pixel changes the summed output of ``model``.
 
@@ -127,7 +127,7 @@ def impact_map(
             :math:`N`.
         input_shape: ``(C, H, W)``, the shape of one input image.
         method: ``'exact'`` or ``'gradient'``. Default: ``'exact'``
-        batch_size: Number of one-hot images per forward pass of ``'exact'``. Default: 256
+        batch_size: Number of one-hot images per forward pass of ``'exact'``. Default: 128
 
     Shape:
         Output: :math:`(H, W)`, with the dtype and device of the model's first floating-point

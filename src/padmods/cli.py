@@ -175,7 +175,10 @@ def _position_plot(figure_class: Any, results: list[PositionLeakResult], path: s
     axes = figure.subplots(2, len(results), squeeze=False)
     for column, result in enumerate(results):
         top, bottom = axes[0][column], axes[1][column]
-        image = top.imshow(result.scores.numpy(), cmap="viridis")
+        low, high = float(result.scores.min()), float(result.scores.max())
+        if high - low <= result.threshold:  # equal up to rounding: show it flat, not the rounding noise
+            low, high = (low + high) / 2 - 1.0, (low + high) / 2 + 1.0
+        image = top.imshow(result.scores.numpy(), cmap="viridis", vmin=low, vmax=high)
         top.set_title(f"{result.mode}\nacc {result.balanced_accuracy:.3f}", fontsize=9)
         figure.colorbar(image, ax=top, shrink=0.8)
         kernel = bottom.imshow(result.kernel[0, 0].numpy(), cmap="RdBu_r")

@@ -7,6 +7,9 @@
 * ``autodoc-process-docstring``: the torch-style ``Shape:`` sections are turned into bullet lists
   (``- **Input:** ...``) before napoleon renders them as a generic section; see
   :func:`format_shape_sections`.
+* ``.. padmods-examples:: NAME``: inside an API entry, the gallery examples that use ``NAME``
+  under an "Examples in the gallery" rubric (a ``minigallery`` without a section heading, so the
+  hand-written topic pages keep their outline); nothing at all when no example uses it.
 * :func:`reset_seeds` is named in ``sphinx_gallery_conf["reset_modules"]``: it runs before every
   gallery script so that each one starts from the same random state whatever ran before it.
 """
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 import re
 import shutil
@@ -21,13 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import padmods_figures
+from docutils import nodes
+from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import inspect as sphinx_inspect
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 from sphinx.util.typing import stringify_annotation
 
-__all__ = ["GENERATED_DIR", "format_shape_sections", "mathjax_source", "reset_seeds", "setup"]
+__all__ = ["GENERATED_DIR", "GalleryExamples", "format_shape_sections", "mathjax_source", "reset_seeds", "setup"]
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +170,28 @@ def _copy_mathjax(app: Sphinx, exception: BaseException | None) -> None:
     logger.info("padmods: copied MathJax into %s", target)
 
 
+class GalleryExamples(SphinxDirective):
+    """``.. padmods-examples:: padmods.get [more names]``: a rubric and thumbnails, or nothing."""
+
+    required_arguments = 1
+    final_argument_whitespace = True
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        """Parse a rubric and a ``minigallery`` of the names, if any example uses one of them."""
+        names = self.arguments[0].split()
+        gallery_conf = self.config.sphinx_gallery_conf
+        path = Path(self.env.srcdir, gallery_conf["backreferences_dir"], "backreferences_all.json")
+        self.env.note_dependency(str(path))
+        uses = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if not any(uses.get(name) for name in names):
+            return []
+        lines = [".. rubric:: Examples in the gallery", "", f".. minigallery:: {' '.join(names)}", ""]
+        container = nodes.container(classes=["padmods-examples"])
+        self.state.nested_parse(StringList(lines, source=self.get_source_info()[0]), self.content_offset, container)
+        return [container]
+
+
 def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
     """Give every gallery script the same fresh start: seeded RNGs, no open figures."""
     random.seed(0)
@@ -192,4 +221,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _check_mathjax)
     app.connect("builder-inited", _write_figures)
     app.connect("build-finished", _copy_mathjax)
+    app.add_directive("padmods-examples", GalleryExamples)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -32,7 +32,7 @@ size = 16
 
 def make_bars(count):
     """Noisy ``size`` x ``size`` images with one bar of 5 pixels: label 0 horizontal, 1 vertical."""
-    images = rng.normal(0.0, 0.2, (count, 1, size, size)).astype(np.float32)
+    images = rng.normal(0.0, 0.2, (count, 1, size, size))
     labels = rng.integers(0, 2, count)
     for image, label, (row, col) in zip(images, labels, rng.integers(0, size - 4, (count, 2)), strict=True):
         if label:
@@ -95,7 +95,7 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
-model = SmallCNN()
+model = SmallCNN().double()  # float64: the printed digits do not depend on the number of threads
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
 for _ in range(60):
     optimizer.zero_grad()
@@ -156,7 +156,7 @@ print("weights that 'coord' widens by its coordinate channels:", ", ".join(widen
 # output channel. A border that differs from the interior is something the padding made up: the
 # image itself has no edge. The panels share one colour scale.
 
-ones = torch.ones(1, 1, size, size)
+ones = torch.ones(1, 1, size, size, dtype=torch.float64)
 with torch.no_grad():
     first = {mode: net.features[0](ones)[0, 0] for mode, net in converted.items()}
 low = min(response.min().item() for response in first.values())

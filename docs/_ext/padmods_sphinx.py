@@ -193,7 +193,7 @@ class GalleryExamples(SphinxDirective):
 
 
 def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
-    """Give every gallery script the same fresh start: seeded RNGs, no open figures."""
+    """Give every gallery script the same fresh start: seeded RNGs, one torch thread, no figures."""
     random.seed(0)
     try:
         import numpy as np
@@ -205,6 +205,7 @@ def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
         import torch
 
         torch.manual_seed(0)
+        torch.set_num_threads(1)  # tiny images: threads only add contention, and make builds slower
     except ImportError:
         pass
     try:

@@ -14,6 +14,7 @@ __all__ = [
     "conv_output_size",
     "is_static_padding",
     "resolve_padding",
+    "tap_sources",
     "to_pad_arg",
     "valid_tap_counts",
 ]
@@ -93,3 +94,30 @@ def valid_tap_counts(size: int, kernel: int, stride: int, dilation: int, before:
         last = min(kernel - 1, (size - 1 - start) // dilation)  # largest t still < size
         counts.append(max(last - first + 1, 0))
     return counts
+
+
+def _source(position: int, size: int, mode: str) -> int:
+    """The input index that a torch padding ``mode`` copies into padded ``position``; -1 for a zero."""
+    if 0 <= position < size:
+        return position
+    if mode == "reflect":  # torch pads by less than the size, so one reflection is enough
+        return -position if position < 0 else 2 * (size - 1) - position
+    if mode == "replicate":
+        return min(max(position, 0), size - 1)
+    if mode == "circular":
+        return position % size
+    return -1
+
+
+def tap_sources(
+    size: int, kernel: int, stride: int, dilation: int, before: int, after: int, mode: str = "zeros"
+) -> list[list[int]]:
+    """For each output position of one axis, the input index that each kernel tap reads.
+
+    Padded positions map back into the input as torch's ``mode`` fills them (``'reflect'``,
+    ``'replicate'``, ``'circular'``); with ``'zeros'`` they read -1, a zero.
+    """
+    return [
+        [_source(o * stride - before + t * dilation, size, mode) for t in range(kernel)]
+        for o in range(conv_output_size(size, kernel, stride, dilation, before, after))
+    ]

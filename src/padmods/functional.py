@@ -449,8 +449,9 @@ def coord_conv2d(
     The result equals the convolution of ``cat([input, coord_channels(H, W)], dim=1)`` with
     ``weight``, the border padded by the registered mode ``pad``. Because the convolution is linear
     and the coordinates are the same for every image, it is computed as the input's convolution
-    plus the convolution of one coordinate image, broadcast over the batch; the input is never
-    copied.
+    plus one coordinate map broadcast over the batch; the input is never copied. For the built-in
+    modes that map comes from small matrix products (each coordinate varies along one axis only),
+    so the layer costs about what the convolution of ``input`` alone costs.
 
     Args:
         input: Input of shape :math:`(N, C_{in}, H, W)` or :math:`(C_{in}, H, W)`.
@@ -484,6 +485,94 @@ def coord_conv2d(
     return _coord_conv(input, weight, bias, stride2, pairs, dilation2, with_r, get(pad), "coord_conv2d")
 
 
+#: Layer classes (exact types, filled in by :mod:`padmods.layers`) whose border fills the padding
+#: from the coordinates by a per-axis rule, so their coordinate term has the closed form of
+#: :func:`_coord_term`; any other pad class convolves a coordinate image instead.
+_SEPARABLE_BORDERS: dict[type, str] = {}
+
+
+#: Largest ``2 k_H k_W H_out W_out`` for which the coordinate term is one matrix product with a
+#: cached ``(2 k_H k_W, H_out W_out)`` matrix: fewer, larger steps pay off on small maps.
+_FLAT_COORD_LIMIT = 1 << 16
+
+
+def _build_coord_factors(
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pairs: Pairs,
+    mode: str,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[Tensor, ...]:
+    r"""Factors of the convolved ``x`` and ``y`` coordinate channels.
+
+    The ``x`` channel depends on the column only, and a border mode fills each axis on its own,
+    so tap ``(t, u)`` of output ``(i, j)`` reads :math:`x = \mathrm{in}_H(i, t)\,X(j, u)`, where
+    ``in_H`` is 1 where the row tap lands in the image (always, for modes that copy pixels) and
+    ``X`` is the coordinate the column tap reads (0 on a zero border); likewise for ``y``. With
+    ``R = [in_H | Y]`` of shape ``(H_out, 2 k_H)`` and ``C = [X^T, in_W^T]`` of shape
+    ``(2, k_W, W_out)``, output channel ``o`` of the coordinate term is ``R @ (W_o @ C)``.
+
+    ``R`` has low rank (its interior rows are affine in the row index), so it is stored as
+    ``rows @ mix``: ``rows`` of shape ``(H_out, r)`` and ``mix`` of shape ``(r, 2 k_H)``, with
+    ``r`` about 2 plus the number of border rows. For small maps the whole product is flattened
+    instead, to one ``(2 k_H k_W, H_out W_out)`` matrix. Returns ``(rows, mix, cols)`` or
+    ``(flat,)``.
+    """
+    per_axis = []
+    for n, k, s, d, (before, after) in zip(sizes, kernel, stride, dilation, pairs, strict=True):
+        coords = [-1.0] if n == 1 else [-1.0 + 2.0 * i / (n - 1) for i in range(n)]
+        taps = _geometry.tap_sources(n, k, s, d, before, after, mode)
+        inside = [[0.0 if i < 0 else 1.0 for i in row] for row in taps]
+        values = [[0.0 if i < 0 else coords[i] for i in row] for row in taps]
+        per_axis.append((inside, values))
+    (inside_h, y_values), (inside_w, x_values) = per_axis
+    with torch.inference_mode(False):  # cached factors must stay usable by autograd later
+        rows = torch.tensor([inside_h, y_values], dtype=torch.float64)  # (2, H_out, k_H)
+        cols = torch.tensor([x_values, inside_w], dtype=torch.float64).transpose(1, 2)  # (2, k_W, W_out)
+        if rows.numel() * cols.numel() <= 2 * _FLAT_COORD_LIMIT:
+            flat = torch.einsum("cit,cuj->ctuij", rows, cols).reshape(-1, rows.shape[1] * cols.shape[2])
+            return (flat.to(device, dtype),)
+        u, sigma, vh = torch.linalg.svd(torch.cat(list(rows), dim=1), full_matrices=False)
+        rank = max(int((sigma > sigma[0] * 1e-12).sum()), 1)
+        rows, mix = u[:, :rank] * sigma[:rank], vh[:rank]
+        return rows.to(device, dtype), mix.to(device, dtype), cols.to(device, dtype).contiguous()
+
+
+_cached_coord_factors = functools.lru_cache(maxsize=32)(_build_coord_factors)
+
+
+def _coord_term(
+    coord_weight: Tensor,
+    sizes: tuple[int, ...],
+    stride: tuple[int, ...],
+    pairs: Pairs,
+    dilation: tuple[int, ...],
+    mode: str,
+) -> Tensor:
+    r"""Convolution of the ``x``, ``y`` coordinate channels with ``coord_weight[:, :2]``.
+
+    Matrix products instead of a convolution over a coordinate image (see
+    :func:`_build_coord_factors`): about :math:`(r + 2 k_H k_W / H_{out}) C_{out} H_{out} W_{out}`
+    multiply-adds with :math:`r` a small rank, whatever the batch and channel count; on small maps
+    one product with a cached, flattened factor.
+    """
+    kernel = (coord_weight.shape[-2], coord_weight.shape[-1])
+    key = (sizes, kernel, stride, dilation, pairs, mode, coord_weight.device, coord_weight.dtype)
+    build = _build_coord_factors if torch.compiler.is_compiling() else _cached_coord_factors
+    factors = build(*key)
+    xy_weight = coord_weight[:, :2] if coord_weight.shape[1] > 2 else coord_weight
+    if len(factors) == 1:
+        height = _geometry.conv_output_size(sizes[0], kernel[0], stride[0], dilation[0], *pairs[0])
+        term = torch.mm(xy_weight.reshape(xy_weight.shape[0], -1), factors[0])
+        return term.view(-1, height, term.shape[1] // height)
+    rows, mix, cols = factors
+    per_row = torch.matmul(xy_weight, cols).flatten(1, 2)  # (C_out, 2 k_H, W_out)
+    return torch.matmul(rows, torch.matmul(mix, per_row))  # (C_out, H_out, W_out)
+
+
 def _coord_conv(
     input: Tensor,
     weight: Tensor,
@@ -495,9 +584,29 @@ def _coord_conv(
     pad_cls: Any,
     where: object,
 ) -> Tensor:
-    """CoordConv over the border of the layer class ``pad_cls``, given resolved ``pairs``."""
-    pad_cls.check_padding(pairs, tuple(input.shape[-2:]), where)
+    """CoordConv over the border of the layer class ``pad_cls``, given resolved ``pairs``.
+
+    The input's own channels go through ``pad_cls``'s convolution; the coordinate channels add one
+    map that is the same for every image. For the built-in borders that map is computed in closed
+    form (:func:`_coord_term`), the radius channel excepted; it is added in place to the output, so
+    the layer costs one convolution plus one pass over its output.
+    """
+    sizes = tuple(input.shape[-2:])
+    pad_cls.check_padding(pairs, sizes, where)
     channels = input.shape[1]
-    out = pad_cls.padded_conv(input, weight[:, :channels], bias, stride, pairs, dilation, 1)
-    coords = _coords_like(input, with_r).unsqueeze(0)
-    return out + pad_cls.padded_conv(coords, weight[:, channels:], None, stride, pairs, dilation, 1)
+    border = _SEPARABLE_BORDERS.get(pad_cls)
+    if border is None:
+        out = pad_cls.padded_conv(input, weight[:, :channels], bias, stride, pairs, dilation, 1)
+        coords = _coords_like(input, with_r).unsqueeze(0)
+        return out + pad_cls.padded_conv(coords, weight[:, channels:], None, stride, pairs, dilation, 1)
+    input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
+    term = _coord_term(coord_weight, sizes, stride, pairs, dilation, "zeros" if border == "partial" else border)
+    if border == "partial":
+        term = term * _partial_ratio_for(input, (weight.shape[-2], weight.shape[-1]), stride, dilation, pairs)
+    if with_r:
+        radius = _coords_like(input, True)[2:].unsqueeze(0)
+        term = term + pad_cls.padded_conv(radius, coord_weight[:, 2:], None, stride, pairs, dilation, 1)[0]
+    out = pad_cls.padded_conv(input, input_weight, bias, stride, pairs, dilation, 1)
+    # a fresh output of a built-in border: adding in place saves a copy; the leading unit axis
+    # keeps autograd from reducing the gradient over a batch of one
+    return out.add_(term.unsqueeze(0))

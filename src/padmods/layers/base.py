@@ -12,7 +12,7 @@ from torch.nn.modules.utils import _pair
 from padmods import _geometry
 from padmods._checks import check_conv_input, check_padding_fits
 from padmods._typing import IntOrPair, PaddingArg
-from padmods.functional import _explicit_pad, _torch_mode_conv
+from padmods.functional import _SEPARABLE_BORDERS, _explicit_pad, _torch_mode_conv
 from padmods.registry import register
 
 __all__ = [
@@ -399,3 +399,14 @@ class CircularPadConv2d(_TorchModeConv2d):
     """
 
     _torch_padding_mode = "circular"
+
+
+# the built-in borders whose coordinate term CoordConv2d computes in closed form (exact classes)
+_SEPARABLE_BORDERS.update(
+    {
+        ZeroPadConv2d: "zeros",
+        ReflectPadConv2d: "reflect",
+        ReplicatePadConv2d: "replicate",
+        CircularPadConv2d: "circular",
+    }
+)

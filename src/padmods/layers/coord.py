@@ -28,8 +28,9 @@ class CoordConv2d(PaddedConv2d):
     alike is filled by the registered mode ``pad``.
 
     The input is never copied: by linearity the output is the input's convolution with
-    ``weight[:, :C_in]`` plus one coordinate image convolved with ``weight[:, C_in:]``, broadcast
-    over the batch.
+    ``weight[:, :C_in]`` plus the coordinates convolved with ``weight[:, C_in:]``, one map broadcast
+    over the batch. For the built-in modes that map is a pair of small matrix products, since
+    each coordinate varies along one axis only.
 
     Args:
         {args}

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from padmods import _geometry
-from padmods.functional import _partial_conv
+from padmods.functional import _SEPARABLE_BORDERS, _partial_conv
 from padmods.layers.base import PaddedConv2d, Pairs, _format_doc
 from padmods.registry import register
 
@@ -66,3 +66,6 @@ class PartialConv2d(PaddedConv2d):
         groups: int,
     ) -> Tensor:
         return _partial_conv(input, weight, bias, stride, pairs, dilation, groups)
+
+
+_SEPARABLE_BORDERS[PartialConv2d] = "partial"

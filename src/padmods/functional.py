@@ -600,13 +600,13 @@ def _coord_conv(
         coords = _coords_like(input, with_r).unsqueeze(0)
         return out + pad_cls.padded_conv(coords, weight[:, channels:], None, stride, pairs, dilation, 1)
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
+    out = pad_cls.padded_conv(input, input_weight, bias, stride, pairs, dilation, 1)
     term = _coord_term(coord_weight, sizes, stride, pairs, dilation, "zeros" if border == "partial" else border)
     if border == "partial":
         term = term * _partial_ratio_for(input, (weight.shape[-2], weight.shape[-1]), stride, dilation, pairs)
     if with_r:
         radius = _coords_like(input, True)[2:].unsqueeze(0)
         term = term + pad_cls.padded_conv(radius, coord_weight[:, 2:], None, stride, pairs, dilation, 1)[0]
-    out = pad_cls.padded_conv(input, input_weight, bias, stride, pairs, dilation, 1)
-    # a fresh output of a built-in border: adding in place saves a copy; the leading unit axis
-    # keeps autograd from reducing the gradient over a batch of one
-    return out.add_(term.unsqueeze(0))
+    # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a
+    # leading unit axis keeps autograd from reducing the gradient over it
+    return out.add_(term.unsqueeze(0) if out.shape[0] == 1 else term)

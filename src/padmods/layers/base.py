@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, Optional, TypeVar
 
 import torch
@@ -76,6 +77,19 @@ def _parse_padding(padding: Any) -> tuple[int, int] | str:
 def _check_count(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+_cached_padding = functools.lru_cache(maxsize=256)(_geometry.resolve_padding)
+
+
+def _resolve_padding(spec: Any, sizes: tuple[int, int], kernel: Any, stride: Any, dilation: Any) -> Pairs:
+    """:func:`padmods._geometry.resolve_padding`, memoised: a forward pass then costs one look-up."""
+    if torch.compiler.is_compiling():
+        return _geometry.resolve_padding(spec, sizes, kernel, stride, dilation)
+    try:
+        return _cached_padding(spec, sizes, kernel, stride, dilation)
+    except TypeError:  # a list assigned to .padding after construction is not hashable
+        return _geometry.resolve_padding(spec, sizes, kernel, stride, dilation)
 
 
 class PaddedConv2d(nn.Conv2d):
@@ -180,8 +194,8 @@ class PaddedConv2d(nn.Conv2d):
         check_conv_input(input, self.in_channels, self)
         if input.dim() == 3:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
-        sizes = tuple(input.shape[-2:])
-        pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
+        sizes = (input.shape[-2], input.shape[-1])
+        pairs = _resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
         self.check_padding(pairs, sizes, self)
         return self._padded_forward(input, weight, bias, pairs)
 
@@ -282,7 +296,8 @@ class _TorchModeConv2d(PaddedConv2d):
 
     @classmethod
     def check_padding(cls, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:
-        check_padding_fits(cls._torch_padding_mode, pairs, sizes, where)
+        if cls._torch_padding_mode != "zeros":  # any zero border fits
+            check_padding_fits(cls._torch_padding_mode, pairs, sizes, where)
 
 
 @register("zeros")

@@ -3,7 +3,8 @@
 padmods computes some modes differently from their textbook form, for speed: zero padding is folded
 into the convolution, CoordConv's coordinate channels become a closed-form map (one small matrix
 product on small maps, a low-rank pair of products on large ones) added in place, and padding is
-resolved through a bounded cache. Each test draws random shapes (strides, dilations, ``'same'``,
+resolved through a bounded cache; on CPU a convolution with one input and one output channel
+runs as a depthwise convolution over the batch. Each test draws random shapes (strides, dilations, ``'same'``,
 odd and even sizes) and compares values and gradients with the formula, computed without padmods:
 
 - torch modes: ``F.conv2d(F.pad(x, pads, mode), w, b, stride, 0, dilation, groups)``;
@@ -150,6 +151,25 @@ def test_layer_equals_formula(mode, setting, batch, bias):
     assume(fits(mode, setting))
     layer = build(padmods.get(mode), setting, bias=bias)
     check_values_and_gradients(layer, torch.randn(batch, 2, *setting["size"], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("mode", [*TORCH_MODES, "partial"])
+@given(setting=settings(), batch=st.integers(2, 5), bias=st.booleans())
+def test_single_channel_layer_equals_formula(mode, setting, batch, bias):
+    """One input and one output channel run as a depthwise convolution over the batch on CPU."""
+    assume(fits(mode, setting))
+    layer = build(padmods.get(mode), setting, in_channels=1, out_channels=1, bias=bias)
+    check_values_and_gradients(layer, torch.randn(batch, 1, *setting["size"], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("mode", [*TORCH_MODES, "partial", "coord"])
+def test_single_channel_float32_channels_last_and_unbatched(mode):
+    setting = {"kernel": (3, 3), "stride": (1, 2), "dilation": (2, 1), "size": (11, 10), "padding": "same"}
+    layer = build(padmods.get(mode), setting, in_channels=1, out_channels=1, dtype=torch.float32)
+    x = torch.randn(6, 1, 11, 10)
+    check_values_and_gradients(layer, x, atol=1e-4)
+    check_values_and_gradients(layer, x.to(memory_format=torch.channels_last), atol=1e-4)
+    torch.testing.assert_close(layer(x[0]), formula(layer, x[:1])[0], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", [*TORCH_MODES, "partial"])

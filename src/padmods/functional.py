@@ -84,6 +84,39 @@ def _unbatched(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return wrapper
 
 
+def _conv(
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor],
+    stride: tuple[int, ...],
+    padding: tuple[int, ...] | int,
+    dilation: tuple[int, ...],
+    groups: int,
+) -> Tensor:
+    """``F.conv2d``; on CPU, one input and one output channel run as a depthwise convolution.
+
+    PyTorch's CPU kernels are slow for a convolution with a single input and output channel (up
+    to 20 times slower than the same arithmetic as a depthwise convolution). Viewing the batch as
+    channels, ``(N, 1, H, W)`` as ``(1, N, H, W)`` with the kernel repeated ``N`` times, gives the
+    same sums in the fast kernel; the gradients of the expanded kernel and bias are summed by
+    autograd. Traced graphs keep the plain call (``groups`` would depend on the batch size).
+    """
+    batch = input.shape[0]
+    if (
+        groups == 1
+        and weight.shape[0] == 1
+        and weight.shape[1] == 1
+        and batch > 1
+        and input.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+    ):
+        planes = input.reshape(1, batch, input.shape[-2], input.shape[-1])
+        kernel = weight.expand(batch, 1, weight.shape[-2], weight.shape[-1])
+        out = F.conv2d(planes, kernel, None if bias is None else bias.expand(batch), stride, padding, dilation, batch)
+        return out.view(batch, 1, out.shape[-2], out.shape[-1])
+    return F.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
 def _zero_padded_conv(
     input: Tensor,
     weight: Tensor,
@@ -96,9 +129,9 @@ def _zero_padded_conv(
     """Convolution over a zero border, folded into ``F.conv2d`` whenever the padding is symmetric."""
     (top, bottom), (left, right) = pairs
     if top == bottom and left == right:
-        return F.conv2d(input, weight, bias, stride, (top, left), dilation, groups)
+        return _conv(input, weight, bias, stride, (top, left), dilation, groups)
     input = F.pad(input, _geometry.to_pad_arg(pairs))
-    return F.conv2d(input, weight, bias, stride, 0, dilation, groups)
+    return _conv(input, weight, bias, stride, 0, dilation, groups)
 
 
 def _replicate_by_concatenation(input: Tensor, pairs: Pairs) -> Tensor:
@@ -141,7 +174,7 @@ def _torch_mode_conv(
     """Convolution over a border of a torch mode, given resolved padding ``pairs`` (no checks)."""
     if mode == "zeros" or not any(p for pair in pairs for p in pair):
         return _zero_padded_conv(input, weight, bias, stride, pairs, dilation, groups)
-    return F.conv2d(_explicit_pad(input, pairs, mode), weight, bias, stride, 0, dilation, groups)
+    return _conv(_explicit_pad(input, pairs, mode), weight, bias, stride, 0, dilation, groups)
 
 
 def pad2d(
@@ -363,7 +396,7 @@ def _partial_conv(
 ) -> Tensor:
     """Partial-convolution padding, given resolved padding ``pairs`` (no checks)."""
     if not any(p for pair in pairs for p in pair):  # no border: plain convolution
-        return F.conv2d(input, weight, bias, stride, 0, dilation, groups)
+        return _conv(input, weight, bias, stride, 0, dilation, groups)
     out = _zero_padded_conv(input, weight, None, stride, pairs, dilation, groups)
     kernel = (weight.shape[-2], weight.shape[-1])
     ratio = _partial_ratio_for(input, kernel, stride, dilation, pairs)

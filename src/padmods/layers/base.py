@@ -6,14 +6,13 @@ import functools
 from typing import Any, ClassVar, Optional, TypeVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
 from padmods import _geometry
 from padmods._checks import check_conv_input, check_padding_fits
 from padmods._typing import IntOrPair, PaddingArg
-from padmods.functional import _SEPARABLE_BORDERS, _explicit_pad, _torch_mode_conv
+from padmods.functional import _SEPARABLE_BORDERS, _conv, _explicit_pad, _torch_mode_conv
 from padmods.registry import register
 
 __all__ = [
@@ -183,7 +182,7 @@ class PaddedConv2d(nn.Conv2d):
 
         The default pads with :meth:`pad` and convolves with padding 0.
         """
-        return F.conv2d(cls.pad(input, pairs), weight, bias, stride, 0, dilation, groups)
+        return _conv(cls.pad(input, pairs), weight, bias, stride, 0, dilation, groups)
 
     @classmethod
     def check_padding(cls, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:

@@ -154,9 +154,9 @@ def test_layer_equals_formula(mode, setting, batch, bias):
 
 
 @pytest.mark.parametrize("mode", [*TORCH_MODES, "partial"])
-@given(setting=settings(), batch=st.integers(2, 5), bias=st.booleans())
+@given(setting=settings(), batch=st.integers(16, 20), bias=st.booleans())
 def test_single_channel_layer_equals_formula(mode, setting, batch, bias):
-    """One input and one output channel run as a depthwise convolution over the batch on CPU."""
+    """One input and one output channel, a batch of 16 or more: a depthwise convolution on CPU."""
     assume(fits(mode, setting))
     layer = build(padmods.get(mode), setting, in_channels=1, out_channels=1, bias=bias)
     check_values_and_gradients(layer, torch.randn(batch, 1, *setting["size"], dtype=torch.float64))
@@ -166,10 +166,13 @@ def test_single_channel_layer_equals_formula(mode, setting, batch, bias):
 def test_single_channel_float32_channels_last_and_unbatched(mode):
     setting = {"kernel": (3, 3), "stride": (1, 2), "dilation": (2, 1), "size": (11, 10), "padding": "same"}
     layer = build(padmods.get(mode), setting, in_channels=1, out_channels=1, dtype=torch.float32)
-    x = torch.randn(6, 1, 11, 10)
+    x = torch.randn(17, 1, 11, 10)
     check_values_and_gradients(layer, x, atol=1e-4)
     check_values_and_gradients(layer, x.to(memory_format=torch.channels_last), atol=1e-4)
     torch.testing.assert_close(layer(x[0]), formula(layer, x[:1])[0], rtol=1e-4, atol=1e-4)
+    big = torch.randn(150, 1, 11, 10)  # enough pixels for the depthwise form without autograd too
+    with torch.no_grad():
+        torch.testing.assert_close(layer(big), formula(layer, big), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", [*TORCH_MODES, "partial"])

@@ -407,15 +407,27 @@ def _partial_conv(
     dilation: tuple[int, ...],
     groups: int,
 ) -> Tensor:
-    """Partial-convolution padding, given resolved padding ``pairs`` (no checks)."""
+    """Partial-convolution padding, given resolved padding ``pairs`` (no checks).
+
+    The ratio map and the bias are applied in place to the convolution's fresh output (its
+    backward does not need it): on CPU a new output-sized tensor costs more than a pass over one.
+    Without autograd it is one fused ``addcmul`` pass; with autograd a ``mul_`` and an ``add_``
+    (whose backward is the one output-sized product any rescaling needs), which may round a
+    border output differently by one unit in the last place. Traced graphs fuse it themselves.
+    """
     if not any(p for pair in pairs for p in pair):  # no border: plain convolution
         return _conv(input, weight, bias, stride, 0, dilation, groups)
     out = _zero_padded_conv(input, weight, None, stride, pairs, dilation, groups)
     kernel = (weight.shape[-2], weight.shape[-1])
     ratio = _partial_ratio_for(input, kernel, stride, dilation, pairs)
     if bias is None:
-        return out * ratio
-    return torch.addcmul(bias.view(1, -1, 1, 1), out, ratio)
+        return out.mul_(ratio)
+    bias = bias.view(1, -1, 1, 1)
+    if torch.compiler.is_compiling():
+        return torch.addcmul(bias, out, ratio)
+    if not (out.requires_grad or bias.requires_grad):
+        return torch.addcmul(bias, out, ratio, out=out)
+    return out.mul_(ratio).add_(bias)
 
 
 def _build_coord_channels(height: int, width: int, with_r: bool, device: torch.device, dtype: torch.dtype) -> Tensor:

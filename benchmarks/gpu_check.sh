@@ -17,4 +17,4 @@ assert torch.cuda.is_available(), "no CUDA device visible"
 print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))
 PY
 timeout 420 "$PYTHON" benchmarks/run.py --device cuda --dtype float32,bfloat16 --padding int \
-    --rounds 15 --block 0.01 --json "$OUT/gpu.json" --rst "$OUT/gpu_table.rst" 2>&1 | tee "$OUT/gpu.log"
+    --rounds 15 --block 0.02 --json "$OUT/gpu.json" --rst "$OUT/gpu_table.rst" 2>&1 | tee "$OUT/gpu.log"

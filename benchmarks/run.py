@@ -522,6 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
+    else:  # true float32 on CUDA: TF32 convolutions would differ from the formulations by ~1e-4
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     if args.rounds is None:
         args.rounds = 7 if args.quick else 21
     if args.block is None:

@@ -261,17 +261,29 @@ class Row:
     fwdbwd: dict[str, Any] = field(default_factory=dict)
     target: float | None = None
     stretch_target: float | None = None
+    max_rel_diff: float = 0.0
 
 
-def _check_outputs(layer: str, module: nn.Module, straight: nn.Module, x: Tensor, dtype: torch.dtype) -> float:
-    """Largest absolute difference between the padmods layer and its straightforward formulation."""
+def _check_outputs(
+    layer: str, module: nn.Module, straight: nn.Module, x: Tensor, dtype: torch.dtype, log: Callable[[str], None]
+) -> float:
+    """Largest difference between the padmods layer and its formulation, relative to the output scale.
+
+    A difference beyond rounding is reported, not raised, so that one bad cell does not cost a
+    whole (GPU) run; the JSON keeps it. CUDA float32 convolutions may run in TF32.
+    """
     with torch.no_grad():
         a, b = module(x).double(), straight(x).double()
     scale = max(1.0, b.abs().max().item())
     diff = (a - b).abs().max().item() / scale
-    tol = 1e-4 if dtype in (torch.float32, torch.float64) else 3e-2
+    if dtype == torch.float64:
+        tol = 1e-7  # NVIDIA divides by (valid + 1e-8)
+    elif dtype == torch.float32:
+        tol = 1e-4 if x.device.type == "cpu" else 5e-3
+    else:
+        tol = 3e-2
     if diff > tol:
-        raise AssertionError(f"{layer}: padmods differs from the straightforward formulation by {diff:.3g}")
+        log(f"  CHECK FAILED: {layer} differs from the straightforward formulation by {diff:.3g} (tolerance {tol:g})")
     return diff
 
 
@@ -298,12 +310,13 @@ def run_config(
             shape.batch, shape.in_channels, shape.size, shape.size, device=device, dtype=dtype, requires_grad=True
         )
         modules: dict[str, nn.Module] = {}
+        checks: dict[str, float] = {}
         for mode in dict.fromkeys(baseline_mode(layer) for layer in layers):
             modules[f"nn.Conv2d[{mode}]"] = make_baseline(mode, shape, padding, device, dtype)
         for layer in layers:
             module = make_layer(layer, shape, padding, device, dtype)
             straight = make_straightforward(layer, module)
-            _check_outputs(layer, module, straight, x, dtype)
+            checks[layer] = _check_outputs(layer, module, straight, x, dtype, log)
             modules[f"padmods[{layer}]"] = module
             modules[f"straight[{layer}]"] = straight
         result = {}
@@ -314,7 +327,7 @@ def run_config(
         zeros_key = "nn.Conv2d[zeros]"
         for layer in layers:
             base = f"nn.Conv2d[{baseline_mode(layer)}]"
-            row = Row(config, layer, shape.name, base)
+            row = Row(config, layer, shape.name, base, max_rel_diff=checks[layer])
             row.target = TARGETS[layer][shape.name] if padding == "int" and dtype_name == "float32" else None
             for phase in ("fwd", "fwdbwd"):
                 t = result[phase]

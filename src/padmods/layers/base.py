@@ -302,7 +302,7 @@ class _TorchModeConv2d(PaddedConv2d):
 @register("zeros")
 @_format_doc
 class ZeroPadConv2d(_TorchModeConv2d):
-    r"""2D convolution over a zero border: :class:`torch.nn.Conv2d` with ``padding_mode='zeros'``.
+    r"""2D convolution over a zero border, the way torch.nn.Conv2d pads by default.
 
     .. math::
         y = b + W \star \operatorname{pad}_0(x)

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.nn.modules.utils import _pair
 
 from padmods import _geometry
+from padmods._cache import lookup
 from padmods._checks import check_conv_input, check_padding_fits
 from padmods._typing import IntOrPair, PaddingArg
 
@@ -350,10 +351,8 @@ def partial_ratio(
 def _partial_ratio_for(
     input: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...], pairs: Pairs
 ) -> Tensor:
-    key = (tuple(input.shape[-2:]), kernel, stride, dilation, pairs, input.device, input.dtype)
-    if torch.compiler.is_compiling():  # traced graphs bake the map in as a constant
-        return _build_partial_ratio(*key)
-    return _cached_partial_ratio(*key)
+    sizes = (input.shape[-2], input.shape[-1])
+    return lookup(_cached_partial_ratio, sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
 
 
 @_unbatched
@@ -483,10 +482,7 @@ def coord_channels(
 
 
 def _coords_like(input: Tensor, with_r: bool) -> Tensor:
-    key = (input.shape[-2], input.shape[-1], with_r, input.device, input.dtype)
-    if torch.compiler.is_compiling():
-        return _build_coord_channels(*key)
-    return _cached_coord_channels(*key)
+    return lookup(_cached_coord_channels, input.shape[-2], input.shape[-1], with_r, input.device, input.dtype)
 
 
 @_unbatched
@@ -618,9 +614,9 @@ def _coord_term(
     one product with a cached, flattened factor.
     """
     kernel = (coord_weight.shape[-2], coord_weight.shape[-1])
-    key = (sizes, kernel, stride, dilation, pairs, mode, coord_weight.device, coord_weight.dtype)
-    build = _build_coord_factors if torch.compiler.is_compiling() else _cached_coord_factors
-    factors = build(*key)
+    factors = lookup(
+        _cached_coord_factors, sizes, kernel, stride, dilation, pairs, mode, coord_weight.device, coord_weight.dtype
+    )
     xy_weight = coord_weight[:, :2] if coord_weight.shape[1] > 2 else coord_weight
     if len(factors) == 1:
         height = _geometry.conv_output_size(sizes[0], kernel[0], stride[0], dilation[0], *pairs[0])

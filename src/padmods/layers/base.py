@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
 from padmods import _geometry
+from padmods._cache import lookup
 from padmods._checks import check_conv_input, check_padding_fits
 from padmods._typing import IntOrPair, PaddingArg
 from padmods.functional import _SEPARABLE_BORDERS, _conv, _explicit_pad, _torch_mode_conv
@@ -83,12 +84,7 @@ _cached_padding = functools.lru_cache(maxsize=256)(_geometry.resolve_padding)
 
 def _resolve_padding(spec: Any, sizes: tuple[int, int], kernel: Any, stride: Any, dilation: Any) -> Pairs:
     """:func:`padmods._geometry.resolve_padding`, memoised: a forward pass then costs one look-up."""
-    if torch.compiler.is_compiling():
-        return _geometry.resolve_padding(spec, sizes, kernel, stride, dilation)
-    try:
-        return _cached_padding(spec, sizes, kernel, stride, dilation)
-    except TypeError:  # a list assigned to .padding after construction is not hashable
-        return _geometry.resolve_padding(spec, sizes, kernel, stride, dilation)
+    return lookup(_cached_padding, spec, sizes, kernel, stride, dilation)
 
 
 class PaddedConv2d(nn.Conv2d):

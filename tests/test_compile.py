@@ -15,9 +15,9 @@ from conftest import assert_close
 MODES = ["zeros", "reflect", "replicate", "circular", "partial", "coord"]
 
 
-def check_against_eager(compiled, eager, sizes):
+def check_against_eager(compiled, eager, sizes, batch=2):
     for size in sizes:
-        x = torch.randn(2, 2, *size, requires_grad=True)
+        x = torch.randn(batch, 2, *size, requires_grad=True)
         out = compiled(x)
         assert_close(out, eager(x))
         (grad,) = torch.autograd.grad(out.sum(), x)
@@ -34,6 +34,14 @@ def test_compile_traces_without_graph_breaks(mode):
     check_against_eager(compiled, layer, [(9, 10), (12, 12)])
 
 
+def test_compile_traces_coord_on_a_single_image():
+    """A batch of one takes CoordConv's single-node path in eager mode; the traced graph matches it."""
+    torch._dynamo.reset()
+    layer = padmods.CoordConv2d(2, 3, 3, padding="same", stride=2)
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    check_against_eager(compiled, layer, [(9, 10)], batch=1)
+
+
 @pytest.mark.slow
 def test_inductor_compiles_every_mode():
     """One inductor compile (the slow part) of a model that chains every built-in mode."""
@@ -43,10 +51,11 @@ def test_inductor_compiles_every_mode():
     check_against_eager(torch.compile(model, fullgraph=True), model, [(9, 10)])
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("mode", MODES)
-def test_export_succeeds_and_matches_eager(mode):
+def test_export_succeeds_and_matches_eager(mode, batch):
     layer = padmods.create(mode, 2, 3, 3, padding="same", stride=2)
-    x = torch.randn(2, 2, 9, 10)
+    x = torch.randn(batch, 2, 9, 10)
     program = torch.export.export(layer, (x,))
     assert_close(program.module()(x), layer(x))
     assert {name for name, _ in program.named_parameters()} == {"weight", "bias"}

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import padmods
 import padmods.functional as pf
+from padmods import _coord
 
 TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
 BORDERS = (*TORCH_MODES, "partial")
@@ -203,7 +204,7 @@ def test_coord_on_large_maps_takes_the_low_rank_path(border, batch, kernel, stri
     layer = build(padmods.CoordConv2d, setting, pad=border)
     kh, kw = layer.kernel_size
     out_h, out_w = layer(torch.zeros(1, 2, 90, 81, dtype=torch.float64)).shape[-2:]
-    assert 2 * kh * kw * out_h * out_w > pf._FLAT_COORD_LIMIT
+    assert 2 * kh * kw * out_h * out_w > _coord._FLAT_COORD_LIMIT
     check_values_and_gradients(layer, torch.randn(batch, 2, 90, 81, dtype=torch.float64))
 
 
@@ -233,13 +234,81 @@ def test_coord_float32_matches_in_both_layouts():
     check_values_and_gradients(layer, x.to(memory_format=torch.channels_last), atol=1e-4)
 
 
+# ---- coord on a single image: convolution and coordinate map in one autograd node ----------------
+
+#: (kernel, stride, padding, size): the first two use the flat factor, the last the low-rank pair
+SINGLE_IMAGE_CASES = [
+    ((3, 3), (1, 1), 1, (6, 7)),
+    ((4, 3), (2, 1), "same", (9, 8)),
+    ((7, 7), (2, 2), 3, (90, 81)),
+]
+
+
+def single_image_layer(border, case, dtype=torch.float64):
+    kernel, stride, padding, size = case
+    setting = {"kernel": kernel, "stride": stride, "dilation": (1, 1), "size": size, "padding": padding}
+    return build(padmods.CoordConv2d, setting, pad=border, dtype=dtype), size
+
+
+@pytest.mark.parametrize("border", TORCH_MODES)
+@pytest.mark.parametrize("case", SINGLE_IMAGE_CASES)
+def test_coord_single_image_second_derivatives_match_concatenation(border, case):
+    """Gradients of gradients (input, weight and output gradient) equal those of the formula."""
+    layer, size = single_image_layer(border, case)
+    x = torch.randn(1, 2, *size, dtype=torch.float64, requires_grad=True)
+    results = []
+    for forward in (layer, lambda t: formula(layer, t)):
+        out = forward(x)
+        probe = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        probe.requires_grad_()
+        grad_x, grad_w = torch.autograd.grad((out * probe).sum(), [x, layer.weight], create_graph=True)
+        mix = (grad_x * torch.cos(x)).sum() + (grad_w * torch.sin(layer.weight)).sum()
+        results.append(torch.autograd.grad(mix, [x, layer.weight, probe]))
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("case", SINGLE_IMAGE_CASES)
+def test_coord_single_image_without_autograd(case, layout):
+    """Without autograd the map is added inside the product (contiguous output) or after it."""
+    layer, size = single_image_layer("zeros", case, dtype=torch.float32)
+    x = torch.randn(1, 2, *size).to(memory_format=layout)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), formula(layer, x), rtol=1e-4, atol=1e-4)
+    with torch.inference_mode():
+        torch.testing.assert_close(layer(x[0]), formula(layer, x)[0], rtol=1e-4, atol=1e-4)
+    check_values_and_gradients(layer, x, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", SINGLE_IMAGE_CASES[::2])
+def test_one_node_coord_conv_takes_any_batch(case):
+    """The node itself is not limited to one image: values and gradients on a batch of three."""
+    layer, size = single_image_layer("zeros", case)
+    pairs = pads_of(layer.padding, size, layer.kernel_size, layer.stride, layer.dilation)
+    (top, _), (left, _) = pairs
+    factors = _coord.coord_factors(
+        size, layer.kernel_size, layer.stride, layer.dilation, pairs, "zeros", torch.device("cpu"), torch.float64
+    )
+    x = torch.randn(3, 2, *size, dtype=torch.float64, requires_grad=True)
+    out = _coord.conv_plus_coord_term(x, layer.weight, layer.bias, factors, layer.stride, (top, left), layer.dilation)
+    expected = formula(layer, x)
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)
+    probe = torch.randn_like(out)
+    params = [x, layer.weight, layer.bias]
+    got = torch.autograd.grad((out * probe).sum(), params)
+    want = torch.autograd.grad((expected * probe).sum(), params)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
+
+
 # ---- caches: bounded, keyed by what changes them, outside the state_dict -----------------------
 
 
 CACHES = {
     "padding": lambda: padmods.layers.base._cached_padding,
     "partial ratio": lambda: pf._cached_partial_ratio,
-    "coord factors": lambda: pf._cached_coord_factors,
+    "coord factors": lambda: _coord._cached_coord_factors,
 }
 
 

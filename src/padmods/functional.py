@@ -20,6 +20,7 @@ from torch.nn.modules.utils import _pair
 from padmods import _geometry
 from padmods._cache import lookup
 from padmods._checks import check_conv_input, check_padding_fits
+from padmods._coord import conv_plus_coord_term, coord_factors, coord_term
 from padmods._typing import IntOrPair, PaddingArg
 
 __all__ = [
@@ -103,7 +104,18 @@ def _conv(
     autograd. Traced graphs keep the plain call (``groups`` would depend on the batch size).
     """
     batch = input.shape[0]
-    if (
+    if _runs_depthwise(input, weight, groups):
+        planes = input.reshape(1, batch, input.shape[-2], input.shape[-1])
+        kernel = weight.expand(batch, 1, weight.shape[-2], weight.shape[-1])
+        out = F.conv2d(planes, kernel, None if bias is None else bias.expand(batch), stride, padding, dilation, batch)
+        return out.view(batch, 1, out.shape[-2], out.shape[-1])
+    return F.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
+    """Whether :func:`_conv` runs this single-channel convolution as a depthwise one."""
+    batch = input.shape[0]
+    return (
         groups == 1
         and weight.shape[0] == 1
         and weight.shape[1] == 1
@@ -111,12 +123,7 @@ def _conv(
         and input.device.type == "cpu"
         and not torch.compiler.is_compiling()
         and _depthwise_pays(input, weight, batch)
-    ):
-        planes = input.reshape(1, batch, input.shape[-2], input.shape[-1])
-        kernel = weight.expand(batch, 1, weight.shape[-2], weight.shape[-1])
-        out = F.conv2d(planes, kernel, None if bias is None else bias.expand(batch), stride, padding, dilation, batch)
-        return out.view(batch, 1, out.shape[-2], out.shape[-1])
-    return F.conv2d(input, weight, bias, stride, padding, dilation, groups)
+    )
 
 
 def _depthwise_pays(input: Tensor, weight: Tensor, batch: int) -> bool:
@@ -141,11 +148,19 @@ def _zero_padded_conv(
     groups: int,
 ) -> Tensor:
     """Convolution over a zero border, folded into ``F.conv2d`` whenever the padding is symmetric."""
+    padded, padding = _conv_operands(input, pairs, "zeros")
+    return _conv(padded, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_operands(input: Tensor, pairs: Pairs, mode: str) -> tuple[Tensor, tuple[int, int]]:
+    """What to hand ``F.conv2d`` for a border of torch ``mode``: the input and its own padding.
+
+    A symmetric zero border is left to the convolution; any other border is padded explicitly.
+    """
     (top, bottom), (left, right) = pairs
-    if top == bottom and left == right:
-        return _conv(input, weight, bias, stride, (top, left), dilation, groups)
-    input = F.pad(input, _geometry.to_pad_arg(pairs))
-    return _conv(input, weight, bias, stride, 0, dilation, groups)
+    if top == bottom and left == right and (mode == "zeros" or not (top or left)):
+        return input, (top, left)
+    return _explicit_pad(input, pairs, mode), (0, 0)
 
 
 def _replicate_by_concatenation(input: Tensor, pairs: Pairs) -> Tensor:
@@ -186,9 +201,8 @@ def _torch_mode_conv(
     mode: str,
 ) -> Tensor:
     """Convolution over a border of a torch mode, given resolved padding ``pairs`` (no checks)."""
-    if mode == "zeros" or not any(p for pair in pairs for p in pair):
-        return _zero_padded_conv(input, weight, bias, stride, pairs, dilation, groups)
-    return _conv(_explicit_pad(input, pairs, mode), weight, bias, stride, 0, dilation, groups)
+    padded, padding = _conv_operands(input, pairs, mode)
+    return _conv(padded, weight, bias, stride, padding, dilation, groups)
 
 
 def pad2d(
@@ -545,88 +559,6 @@ def coord_conv2d(
 _SEPARABLE_BORDERS: dict[type, str] = {}
 
 
-#: Largest ``2 k_H k_W H_out W_out`` for which the coordinate term is one matrix product with a
-#: cached ``(2 k_H k_W, H_out W_out)`` matrix: fewer, larger steps pay off on small maps.
-_FLAT_COORD_LIMIT = 1 << 16
-
-
-def _build_coord_factors(
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-    pairs: Pairs,
-    mode: str,
-    device: torch.device,
-    dtype: torch.dtype,
-) -> tuple[Tensor, ...]:
-    r"""Factors of the convolved ``x`` and ``y`` coordinate channels.
-
-    The ``x`` channel depends on the column only, and a border mode fills each axis on its own,
-    so tap ``(t, u)`` of output ``(i, j)`` reads :math:`x = \mathrm{in}_H(i, t)\,X(j, u)`, where
-    ``in_H`` is 1 where the row tap lands in the image (always, for modes that copy pixels) and
-    ``X`` is the coordinate the column tap reads (0 on a zero border); likewise for ``y``. With
-    ``R = [in_H | Y]`` of shape ``(H_out, 2 k_H)`` and ``C = [X^T, in_W^T]`` of shape
-    ``(2, k_W, W_out)``, output channel ``o`` of the coordinate term is ``R @ (W_o @ C)``.
-
-    ``R`` has low rank (its interior rows are affine in the row index), so it is stored as
-    ``rows @ mix``: ``rows`` of shape ``(H_out, r)`` and ``mix`` of shape ``(r, 2 k_H)``, with
-    ``r`` about 2 plus the number of border rows. For small maps the whole product is flattened
-    instead, to one ``(2 k_H k_W, H_out W_out)`` matrix. Returns ``(rows, mix, cols)`` or
-    ``(flat,)``.
-    """
-    per_axis = []
-    for n, k, s, d, (before, after) in zip(sizes, kernel, stride, dilation, pairs, strict=True):
-        coords = [-1.0] if n == 1 else [-1.0 + 2.0 * i / (n - 1) for i in range(n)]
-        taps = _geometry.tap_sources(n, k, s, d, before, after, mode)
-        inside = [[0.0 if i < 0 else 1.0 for i in row] for row in taps]
-        values = [[0.0 if i < 0 else coords[i] for i in row] for row in taps]
-        per_axis.append((inside, values))
-    (inside_h, y_values), (inside_w, x_values) = per_axis
-    with torch.inference_mode(False):  # cached factors must stay usable by autograd later
-        rows = torch.tensor([inside_h, y_values], dtype=torch.float64)  # (2, H_out, k_H)
-        cols = torch.tensor([x_values, inside_w], dtype=torch.float64).transpose(1, 2)  # (2, k_W, W_out)
-        if rows.numel() * cols.numel() <= 2 * _FLAT_COORD_LIMIT:
-            flat = torch.einsum("cit,cuj->ctuij", rows, cols).reshape(-1, rows.shape[1] * cols.shape[2])
-            return (flat.to(device, dtype),)
-        u, sigma, vh = torch.linalg.svd(torch.cat(list(rows), dim=1), full_matrices=False)
-        rank = max(int((sigma > sigma[0] * 1e-12).sum()), 1)
-        rows, mix = u[:, :rank] * sigma[:rank], vh[:rank]
-        return rows.to(device, dtype), mix.to(device, dtype), cols.to(device, dtype).contiguous()
-
-
-_cached_coord_factors = functools.lru_cache(maxsize=32)(_build_coord_factors)
-
-
-def _coord_term(
-    coord_weight: Tensor,
-    sizes: tuple[int, ...],
-    stride: tuple[int, ...],
-    pairs: Pairs,
-    dilation: tuple[int, ...],
-    mode: str,
-) -> Tensor:
-    r"""Convolution of the ``x``, ``y`` coordinate channels with ``coord_weight[:, :2]``.
-
-    Matrix products instead of a convolution over a coordinate image (see
-    :func:`_build_coord_factors`): about :math:`(r + 2 k_H k_W / H_{out}) C_{out} H_{out} W_{out}`
-    multiply-adds with :math:`r` a small rank, whatever the batch and channel count; on small maps
-    one product with a cached, flattened factor.
-    """
-    kernel = (coord_weight.shape[-2], coord_weight.shape[-1])
-    factors = lookup(
-        _cached_coord_factors, sizes, kernel, stride, dilation, pairs, mode, coord_weight.device, coord_weight.dtype
-    )
-    xy_weight = coord_weight[:, :2] if coord_weight.shape[1] > 2 else coord_weight
-    if len(factors) == 1:
-        height = _geometry.conv_output_size(sizes[0], kernel[0], stride[0], dilation[0], *pairs[0])
-        term = torch.mm(xy_weight.reshape(xy_weight.shape[0], -1), factors[0])
-        return term.view(-1, height, term.shape[1] // height)
-    rows, mix, cols = factors
-    per_row = torch.matmul(xy_weight, cols).flatten(1, 2)  # (C_out, 2 k_H, W_out)
-    return torch.matmul(rows, torch.matmul(mix, per_row))  # (C_out, H_out, W_out)
-
-
 def _coord_conv(
     input: Tensor,
     weight: Tensor,
@@ -642,8 +574,9 @@ def _coord_conv(
 
     The input's own channels go through ``pad_cls``'s convolution; the coordinate channels add one
     map that is the same for every image. For the built-in borders that map is computed in closed
-    form (:func:`_coord_term`), the radius channel excepted; it is added in place to the output, so
-    the layer costs one convolution plus one pass over its output.
+    form (:func:`padmods._coord.coord_term`), the radius channel excepted, and added in place to
+    the output. For a single image with a torch border and no radius channel, the convolution and
+    the map form one autograd node instead (:func:`padmods._coord.conv_plus_coord_term`).
     """
     sizes = tuple(input.shape[-2:])
     pad_cls.check_padding(pairs, sizes, where)
@@ -653,11 +586,23 @@ def _coord_conv(
         out = pad_cls.padded_conv(input, weight[:, :channels], bias, stride, pairs, dilation, 1)
         coords = _coords_like(input, with_r).unsqueeze(0)
         return out + pad_cls.padded_conv(coords, weight[:, channels:], None, stride, pairs, dilation, 1)
+    kernel = (weight.shape[-2], weight.shape[-1])
+    factors = coord_factors(
+        sizes, kernel, stride, dilation, pairs, "zeros" if border == "partial" else border, input.device, input.dtype
+    )
+    # for a batch of one the coordinate map is as large as the output: one autograd node then
+    # saves an output-sized temporary and a second copy of the gradient; for larger batches the
+    # node's own overhead costs more than the map
+    one_node = input.shape[0] == 1 and border != "partial" and not with_r and not torch.compiler.is_compiling()
+    if one_node:
+        padded, padding = _conv_operands(input, pairs, border)
+        return conv_plus_coord_term(padded, weight, bias, factors, stride, padding, dilation)
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
     out = pad_cls.padded_conv(input, input_weight, bias, stride, pairs, dilation, 1)
-    term = _coord_term(coord_weight, sizes, stride, pairs, dilation, "zeros" if border == "partial" else border)
+    height = out.shape[-2]
+    term = coord_term(coord_weight[:, :2], factors, height)
     if border == "partial":
-        term = term * _partial_ratio_for(input, (weight.shape[-2], weight.shape[-1]), stride, dilation, pairs)
+        term = term * _partial_ratio_for(input, kernel, stride, dilation, pairs)
     if with_r:
         radius = _coords_like(input, True)[2:].unsqueeze(0)
         term = term + pad_cls.padded_conv(radius, coord_weight[:, 2:], None, stride, pairs, dilation, 1)[0]

@@ -19,6 +19,8 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import datetime
 import gc
 import json
@@ -31,6 +33,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 import torch
 from torch import Tensor, nn
@@ -166,14 +173,25 @@ def _forward_backward(module: nn.Module, x: Tensor) -> Callable[[], object]:
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def _time_block(fn: Callable[[], object], number: int, device: torch.device, clock: str = "wall") -> float:
+def _page_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing, e.g. Windows)."""
+    if resource is None:
+        return 0
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
+
+
+def _time_block(
+    fn: Callable[[], object], number: int, device: torch.device, clock: str = "wall"
+) -> tuple[float, float]:
+    """Seconds and minor page faults per call, over ``number`` calls."""
     now = CLOCKS[clock]
     _sync(device)
-    start = now()
+    faults, start = _page_faults(), now()
     for _ in range(number):
         fn()
     _sync(device)
-    return (now() - start) / number
+    elapsed = now() - start
+    return elapsed / number, (_page_faults() - faults) / number
 
 
 def measure(
@@ -184,8 +202,8 @@ def measure(
     warmup_s: float,
     device: torch.device,
     clock: str = "wall",
-) -> dict[str, list[float]]:
-    """Per-call seconds of every function, one block per round each, in a rotated order.
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per-call seconds and page faults of every function, one block per round each, in a rotated order.
 
     Each function first runs for about ``warmup_s`` (caches, allocator, kernel selection); the
     number of calls per block is then set so that one block lasts about ``block_s``. Garbage
@@ -204,6 +222,7 @@ def measure(
         numbers[name] = max(1, round(block_s / (elapsed / calls)))
     names = list(fns)
     times: dict[str, list[float]] = {name: [] for name in names}
+    faults: dict[str, list[float]] = {name: [] for name in names}
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -213,11 +232,34 @@ def measure(
             if (r // len(names)) % 2:  # every other cycle also runs backwards, so no one always follows X
                 order.reverse()
             for name in order:
-                times[name].append(_time_block(fns[name], numbers[name], device, clock))
+                seconds, page_faults = _time_block(fns[name], numbers[name], device, clock)
+                times[name].append(seconds)
+                faults[name].append(page_faults)
     finally:
         if enabled:
             gc.enable()
-    return times
+    return times, faults
+
+
+#: glibc's ``mallopt`` parameters (malloc.h): trim threshold and mmap threshold.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc keep freed memory mapped, as jemalloc and tcmalloc do; True if it took effect.
+
+    By default glibc serves buffers of more than 128 KiB-32 MiB (a threshold it adapts as it goes)
+    with fresh ``mmap`` calls and returns the top of its heap to the kernel once more than twice
+    that is free. A buffer of an output's size then costs one page fault per 4 KiB page each time
+    it is allocated, and which calls pay depends on the history of the process: the same
+    ``nn.Conv2d`` call measured 0 and 1,536 faults per call in two runs. With a fixed 32 MiB mmap
+    threshold and no trimming, freed buffers are reused and a benchmark sees the layers' own cost.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20))
+    except (OSError, AttributeError):
+        return False
 
 
 @dataclass
@@ -320,10 +362,12 @@ def run_config(
             modules[f"padmods[{layer}]"] = module
             modules[f"straight[{layer}]"] = straight
         result = {}
+        page_faults = {}
         for phase, maker in (("fwd", _forward), ("fwdbwd", _forward_backward)):
             fns = {name: maker(m, x) for name, m in modules.items()}
-            times = measure(fns, rounds=rounds, block_s=block_s, warmup_s=warmup_s, device=device, clock=clock)
-            result[phase] = times
+            result[phase], page_faults[phase] = measure(
+                fns, rounds=rounds, block_s=block_s, warmup_s=warmup_s, device=device, clock=clock
+            )
         zeros_key = "nn.Conv2d[zeros]"
         for layer in layers:
             base = f"nn.Conv2d[{baseline_mode(layer)}]"
@@ -341,6 +385,11 @@ def run_config(
                     "paired_ratio_baseline": _paired_ratio(ours, ref),
                     "ratio_straightforward": statistics.median(ours) / statistics.median(straight_t),
                     "noise": max(Stats.of(s).spread for s in (ours, ref)),
+                    "page_faults_per_call": {
+                        "padmods": statistics.median(page_faults[phase][f"padmods[{layer}]"]),
+                        "baseline": statistics.median(page_faults[phase][base]),
+                        "straightforward": statistics.median(page_faults[phase][f"straight[{layer}]"]),
+                    },
                 }
                 if layer in TORCH_MODES and layer != "zeros" and zeros_key in t:
                     entry["ratio_zeros"] = statistics.median(ours) / statistics.median(t[zeros_key])
@@ -371,6 +420,9 @@ def _format_row(row: Row) -> str:
     )
     if "ratio_zeros" in fb:
         text += f" | vs zeros x{fb['ratio_zeros']:.3f}"
+    faults = fb["page_faults_per_call"]
+    if faults["padmods"] or faults["baseline"]:
+        text += f" | page faults/call {faults['padmods']:.0f} vs {faults['baseline']:.0f}"
     if row.target is not None:
         text += f" | target <= {row.target:.2f}: {_verdict(row)}"
     return text
@@ -445,6 +497,7 @@ def _environment(args: argparse.Namespace, device: torch.device) -> dict[str, An
         "rounds": args.rounds,
         "block_s": args.block,
         "clock": args.clock,
+        "malloc": args.malloc,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     if device.type == "cuda":
@@ -505,6 +558,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="wall",
         help="wall time (default), or this process's CPU time, which a busy machine disturbs less",
     )
+    parser.add_argument(
+        "--malloc",
+        choices=("system", "keep"),
+        default="system",
+        help="'keep': glibc keeps freed memory mapped (no page faults from reallocating; see keep_freed_memory)",
+    )
     parser.add_argument("--json", default=str(HERE / "results" / "results.json"), help="where to write JSON results")
     parser.add_argument("--rst", default=None, help="also write the table as reST list-tables to this path")
     return parser.parse_args(argv)
@@ -532,6 +591,8 @@ def _configs(args: argparse.Namespace, device: torch.device) -> list[tuple[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.malloc == "keep" and not keep_freed_memory():
+        raise SystemExit("--malloc keep needs glibc's mallopt, which this system does not have")
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)

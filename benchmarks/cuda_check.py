@@ -45,6 +45,22 @@ def main() -> int:
                 if status == "FAIL":
                     failures.append((mode, dtype, size, error))
                 print(f"{mode:10s} {dtype!s:15s} {size!s:9s} max rel err {error:.2e} {status}")
+        # gradients in float32 against float64 on the CPU; a batch of one takes CoordConv's single node
+        for batch in (1, 2):
+            x = torch.randn(batch, 3, 12, 13, dtype=torch.float64)
+            reference = padmods.create(mode, 3, 4, 3, padding="same", stride=2, dtype=torch.float64)
+            reference.load_state_dict(layer.state_dict())
+            moved = padmods.create(mode, 3, 4, 3, padding="same", stride=2).cuda()
+            moved.load_state_dict(layer.state_dict())
+            probe = torch.randn(reference(x).shape, dtype=torch.float64)
+            cpu_x, cuda_x = x.clone().requires_grad_(), x.float().cuda().requires_grad_()
+            want = torch.autograd.grad((reference(cpu_x) * probe).sum(), [cpu_x, reference.weight])
+            got = torch.autograd.grad((moved(cuda_x) * probe.float().cuda()).sum(), [cuda_x, moved.weight])
+            error = max(relative_error(g, w) for g, w in zip(got, want, strict=True))
+            status = "ok" if error <= 1e-4 else "FAIL"
+            if status == "FAIL":
+                failures.append((mode, "gradients", batch, error))
+            print(f"{mode:10s} float32 gradients, batch {batch}: max rel err {error:.2e} {status}")
         # compile (inductor) forward + backward on CUDA against eager on CUDA
         cuda_layer = padmods.create(mode, 3, 4, 3, padding="same", stride=2).cuda()
         compiled = torch.compile(cuda_layer, fullgraph=True)

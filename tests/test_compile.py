@@ -34,10 +34,12 @@ def test_compile_traces_without_graph_breaks(mode):
     check_against_eager(compiled, layer, [(9, 10), (12, 12)])
 
 
-def test_compile_traces_coord_on_a_single_image():
-    """A batch of one takes CoordConv's single-node path in eager mode; the traced graph matches it."""
+def test_compile_traces_coord_on_a_single_image(monkeypatch):
+    """Eager CoordConv takes its single-image node (at any size here); the traced graph matches it."""
+    monkeypatch.setattr(padmods.functional, "_ONE_NODE_MIN_ELEMENTS", 0)
     torch._dynamo.reset()
     layer = padmods.CoordConv2d(2, 3, 3, padding="same", stride=2)
+    assert type(layer(torch.randn(1, 2, 9, 10)).grad_fn).__name__ == "_ConvPlusCoordTermBackward"
     compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
     check_against_eager(compiled, layer, [(9, 10)], batch=1)
 

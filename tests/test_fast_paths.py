@@ -244,6 +244,16 @@ SINGLE_IMAGE_CASES = [
 ]
 
 
+@pytest.fixture
+def one_node_always(monkeypatch):
+    """Run CoordConv's single-image node on maps of any size (it pays from about 100k outputs)."""
+    monkeypatch.setattr(pf, "_ONE_NODE_MIN_ELEMENTS", 0)
+
+
+def takes_one_node(out):
+    return type(out.grad_fn).__name__ == "_ConvPlusCoordTermBackward"
+
+
 def single_image_layer(border, case, dtype=torch.float64):
     kernel, stride, padding, size = case
     setting = {"kernel": kernel, "stride": stride, "dilation": (1, 1), "size": size, "padding": padding}
@@ -252,10 +262,11 @@ def single_image_layer(border, case, dtype=torch.float64):
 
 @pytest.mark.parametrize("border", TORCH_MODES)
 @pytest.mark.parametrize("case", SINGLE_IMAGE_CASES)
-def test_coord_single_image_second_derivatives_match_concatenation(border, case):
+def test_coord_single_image_second_derivatives_match_concatenation(border, case, one_node_always):
     """Gradients of gradients (input, weight and output gradient) equal those of the formula."""
     layer, size = single_image_layer(border, case)
     x = torch.randn(1, 2, *size, dtype=torch.float64, requires_grad=True)
+    assert takes_one_node(layer(x))
     results = []
     for forward in (layer, lambda t: formula(layer, t)):
         out = forward(x)
@@ -270,15 +281,27 @@ def test_coord_single_image_second_derivatives_match_concatenation(border, case)
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("case", SINGLE_IMAGE_CASES)
-def test_coord_single_image_without_autograd(case, layout):
+def test_coord_single_image_without_autograd(case, layout, one_node_always):
     """Without autograd the map is added inside the product (contiguous output) or after it."""
     layer, size = single_image_layer("zeros", case, dtype=torch.float32)
     x = torch.randn(1, 2, *size).to(memory_format=layout)
+    assert takes_one_node(layer(x))
     with torch.no_grad():
         torch.testing.assert_close(layer(x), formula(layer, x), rtol=1e-4, atol=1e-4)
     with torch.inference_mode():
         torch.testing.assert_close(layer(x[0]), formula(layer, x)[0], rtol=1e-4, atol=1e-4)
     check_values_and_gradients(layer, x, atol=1e-4)
+
+
+def test_one_node_only_for_a_single_large_image():
+    """Batches and small maps keep the autograd path, whose overhead is lower there."""
+    layer = padmods.CoordConv2d(3, 64, 7, stride=2, padding=3)
+    assert takes_one_node(layer(torch.randn(1, 3, 224, 224)))  # 64 x 112 x 112 outputs
+    assert not takes_one_node(layer(torch.randn(2, 3, 224, 224)))
+    assert not takes_one_node(layer(torch.randn(1, 3, 28, 28)))
+    for kwargs in ({"with_r": True}, {"pad": "partial"}):
+        other = padmods.CoordConv2d(3, 64, 7, stride=2, padding=3, **kwargs)
+        assert not takes_one_node(other(torch.randn(1, 3, 224, 224)))
 
 
 @pytest.mark.parametrize("case", SINGLE_IMAGE_CASES[::2])

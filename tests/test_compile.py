@@ -15,9 +15,9 @@ from conftest import assert_close
 MODES = ["zeros", "reflect", "replicate", "circular", "partial", "coord"]
 
 
-def check_against_eager(compiled, eager, sizes, batch=2):
+def check_against_eager(compiled, eager, sizes, batch=2, channels=2):
     for size in sizes:
-        x = torch.randn(batch, 2, *size, requires_grad=True)
+        x = torch.randn(batch, channels, *size, requires_grad=True)
         out = compiled(x)
         assert_close(out, eager(x))
         (grad,) = torch.autograd.grad(out.sum(), x)
@@ -68,3 +68,16 @@ def test_compiled_replicate_padding_equals_f_pad(pairs):
     x = torch.randn(2, 3, 4, 5)
     (top, bottom), (left, right) = pairs
     assert torch.equal(_replicate_by_concatenation(x, pairs), F.pad(x, (left, right, top, bottom), mode="replicate"))
+
+
+def test_large_circular_input_traces_f_pad():
+    """Eager CPU circular padding of large inputs copies strips; traced graphs keep aten.pad."""
+    layer = padmods.CircularPadConv2d(4, 5, 3, padding=1)
+    x = torch.randn(2, 4, 64, 65)
+    assert x.numel() >= padmods.functional._BORDER_PAD_MIN_ELEMENTS
+    program = torch.export.export(layer, (x,))
+    assert torch.ops.aten.pad.default in {node.target for node in program.graph.nodes}
+    assert_close(program.module()(x), layer(x))
+    torch._dynamo.reset()
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    check_against_eager(compiled, layer, [(64, 65)], channels=4)

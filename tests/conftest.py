@@ -30,6 +30,19 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtyp
     torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol)
 
 
+def assert_same_function(out, expected, inputs, atol):
+    """``out`` equals ``expected`` in value, and in its gradient with respect to each of ``inputs``.
+
+    The gradients are vector-Jacobian products with one random probe of the output's shape.
+    """
+    torch.testing.assert_close(out, expected, rtol=atol, atol=atol)
+    probe = torch.randn_like(out)
+    got = torch.autograd.grad((out * probe).sum(), inputs)
+    want = torch.autograd.grad((expected * probe).sum(), inputs)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=atol, atol=atol)
+
+
 @pytest.fixture
 def clean_registry():
     """Save the registry and its entry-point state, and restore both after the test."""

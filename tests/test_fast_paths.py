@@ -26,6 +26,8 @@ import padmods
 import padmods.functional as pf
 from padmods import _coord
 
+from conftest import assert_same_function
+
 TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
 BORDERS = (*TORCH_MODES, "partial")
 
@@ -133,14 +135,8 @@ def build(cls, setting, in_channels=2, out_channels=3, dtype=torch.float64, **kw
 
 def check_values_and_gradients(layer, x, atol=1e-10):
     x = x.detach().requires_grad_()
-    out, expected = layer(x), formula(layer, x)
-    torch.testing.assert_close(out, expected, rtol=atol, atol=atol)
-    probe = torch.randn_like(out)
     params = [x, layer.weight] + ([layer.bias] if layer.bias is not None else [])
-    got = torch.autograd.grad((out * probe).sum(), params)
-    want = torch.autograd.grad((expected * probe).sum(), params)
-    for g, w in zip(got, want, strict=True):
-        torch.testing.assert_close(g, w, rtol=atol, atol=atol)
+    assert_same_function(layer(x), formula(layer, x), params, atol=atol)
 
 
 # ---- torch modes and partial -----------------------------------------------------------------
@@ -315,14 +311,7 @@ def test_one_node_coord_conv_takes_any_batch(case):
     )
     x = torch.randn(3, 2, *size, dtype=torch.float64, requires_grad=True)
     out = _coord.conv_plus_coord_term(x, layer.weight, layer.bias, factors, layer.stride, (top, left), layer.dilation)
-    expected = formula(layer, x)
-    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)
-    probe = torch.randn_like(out)
-    params = [x, layer.weight, layer.bias]
-    got = torch.autograd.grad((out * probe).sum(), params)
-    want = torch.autograd.grad((expected * probe).sum(), params)
-    for g, w in zip(got, want, strict=True):
-        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
+    assert_same_function(out, formula(layer, x), [x, layer.weight, layer.bias], atol=1e-10)
 
 
 # ---- caches: bounded, keyed by what changes them, outside the state_dict -----------------------

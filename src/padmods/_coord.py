@@ -148,6 +148,22 @@ def _add_coord_term_(out: Tensor, xy_weight: Tensor, factors: Factors) -> None:
     out.add_(coord_term(xy_weight, factors, height))
 
 
+def _conv_plus_coord_term(
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor],
+    factors: Factors,
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> Tensor:
+    """The forward pass, outside autograd: the input's convolution, then the term added into it."""
+    channels = input.shape[1]
+    out = F.conv2d(input, weight[:, :channels], bias, stride, padding, dilation)
+    _add_coord_term_(out, weight[:, channels:], factors)
+    return out
+
+
 class _ConvPlusCoordTerm(torch.autograd.Function):
     """``conv(input, weight[:, :C]) + bias + coord_term(weight[:, C:])`` as one node; differentiable twice."""
 
@@ -162,10 +178,7 @@ class _ConvPlusCoordTerm(torch.autograd.Function):
         padding: tuple[int, ...],
         dilation: tuple[int, ...],
     ) -> Tensor:
-        channels = input.shape[1]
-        input_weight = weight[:, :channels]
-        out = F.conv2d(input, input_weight, bias, stride, padding, dilation)
-        _add_coord_term_(out, weight[:, channels:], factors)
+        out = _conv_plus_coord_term(input, weight, bias, factors, stride, padding, dilation)
         ctx.save_for_backward(input, weight)
         ctx.factors = factors
         ctx.conv_args = (list(stride), list(padding), list(dilation), False, [0, 0], 1)
@@ -220,7 +233,4 @@ def conv_plus_coord_term(
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, weight, bias)):
         out: Tensor = _ConvPlusCoordTerm.apply(input, weight, bias, factors, stride, padding, dilation)
         return out
-    channels = input.shape[1]
-    out = F.conv2d(input, weight[:, :channels], bias, stride, padding, dilation)
-    _add_coord_term_(out, weight[:, channels:], factors)
-    return out
+    return _conv_plus_coord_term(input, weight, bias, factors, stride, padding, dilation)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from padmods import _geometry
+
 __all__ = ["BORDER_COPY_MODES", "border_pad"]
 
 #: The torch padding modes whose border is a copy of input pixels, chosen per axis.
@@ -65,7 +67,8 @@ def _fold(grad: Tensor, pairs: Pairs, mode: str) -> Tensor:
     sizes = [n - before - after for n, (before, after) in zip(grad.shape[grad.dim() - count :], pairs, strict=True)]
     work = grad.clone(memory_format=torch.contiguous_format)
     first_axis = grad.dim() - count
-    for i, spans in reversed(_steps(sizes, pairs)):
+    steps = _steps(sizes, pairs)
+    for i, spans in reversed(steps):
         (before, after), size, axis = pairs[i], sizes[i], first_axis + i
         source = _region(work, spans)
         if before:
@@ -74,7 +77,7 @@ def _fold(grad: Tensor, pairs: Pairs, mode: str) -> Tensor:
         if after:
             strip = _region(work, [*spans[:i], (before + size, after), *spans[i + 1 :]])
             _fold_strip_(source, strip, axis, size, mode, False)
-    return _region(work, [(before, n) for n, (before, _) in zip(sizes, pairs, strict=True)])
+    return _region(work, steps[0][1])  # the first axis is read from the centre on every axis
 
 
 class _BorderPad(torch.autograd.Function):
@@ -110,5 +113,4 @@ def border_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
 
 
 def _torch_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
-    """``F.pad`` takes the last axis first."""
-    return F.pad(input, [p for pair in reversed(pairs) for p in pair], mode=mode)
+    return F.pad(input, _geometry.to_pad_arg(pairs), mode=mode)

@@ -2,9 +2,11 @@
 
 padmods computes some modes differently from their textbook form, for speed: zero padding is folded
 into the convolution, CoordConv's coordinate channels become a closed-form map (one small matrix
-product on small maps, a low-rank pair of products on large ones) added in place, and padding is
-resolved through a bounded cache; on CPU a convolution with one input and one output channel
-runs as a depthwise convolution over the batch. Each test draws random shapes (strides, dilations, ``'same'``,
+product on small maps, a low-rank pair of products on large ones) added in place, or, for a single
+large image, added inside one autograd node with a hand-written backward, and padding is resolved
+through a bounded cache; on CPU a convolution with one input and one output channel runs as a
+depthwise convolution over the batch. (Circular padding's own backward is tested in
+``test_border_pad.py``.) Each test draws random shapes (strides, dilations, ``'same'``,
 odd and even sizes) and compares values and gradients with the formula, computed without padmods:
 
 - torch modes: ``F.conv2d(F.pad(x, pads, mode), w, b, stride, 0, dilation, groups)``;

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import padmods
-import padmods.functional as pf
 from padmods._border_pad import BORDER_COPY_MODES, border_pad
 
 from conftest import assert_same_function
@@ -80,20 +79,10 @@ def test_second_derivatives(mode):
     assert torch.autograd.gradgradcheck(lambda t: border_pad(t, pairs, mode), (x,))
 
 
-def test_circular_layer_pads_large_cpu_inputs_with_it(monkeypatch):
-    """From the size threshold on, CircularPadConv2d pads with border_pad; the layer is unchanged."""
-    calls = []
-
-    def spy(*args):
-        calls.append(args[0].shape)
-        return border_pad(*args)
-
-    monkeypatch.setattr(pf, "border_pad", spy)
-    layer = padmods.CircularPadConv2d(4, 5, 3, padding=(2, 1), dtype=torch.float64)
-    small = torch.randn(1, 4, 8, 8, dtype=torch.float64, requires_grad=True)
-    large = torch.randn(2, 4, 64, 65, dtype=torch.float64, requires_grad=True)
-    assert small.numel() < pf._BORDER_PAD_MIN_ELEMENTS <= large.numel()
-    for x in (small, large):
-        expected = F.conv2d(torch_pad(x, ((2, 2), (1, 1)), "circular"), layer.weight, layer.bias)
-        assert_same_function(layer(x), expected, [x, layer.weight, layer.bias], atol=1e-10)
-    assert calls == [large.shape]
+@pytest.mark.parametrize("shape", [(1, 4, 8, 8), (2, 4, 64, 65), (1, 2, 128, 3)])
+def test_circular_layer_equals_f_pad_at_every_size(shape):
+    """Small and large CPU inputs alike (the layer picks its padding by size): values and gradients of the formula."""
+    layer = padmods.CircularPadConv2d(shape[1], 5, 3, padding=(2, 1), dtype=torch.float64)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    expected = F.conv2d(torch_pad(x, ((2, 2), (1, 1)), "circular"), layer.weight, layer.bias)
+    assert_same_function(layer(x), expected, [x, layer.weight, layer.bias], atol=1e-10)

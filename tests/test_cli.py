@@ -32,10 +32,10 @@ def test_modes_lists_each_mode_with_class_and_summary(capsys: pytest.CaptureFixt
     assert names == padmods.available()
     assert set(BUILT_IN) <= set(names)
     zeros = lines[names.index("zeros")]
-    assert zeros.split()[1] == "padmods.layers.base.ZeroPadConv2d"
+    assert zeros.split()[1] == "padmods.ZeroPadConv2d"
     assert "2D convolution over a zero border" in zeros
     coord = lines[names.index("coord")]
-    assert "padmods.layers.coord.CoordConv2d" in coord
+    assert "padmods.CoordConv2d" in coord
     assert "coordinate channels" in coord
 
 
@@ -47,7 +47,7 @@ def test_modes_lists_a_mode_registered_at_run_time(capsys: pytest.CaptureFixture
     try:
         status, out, _ = run(capsys, "modes")
     finally:
-        padmods.unregister("cli-test-mode")
+        padmods.registry.unregister("cli-test-mode")
     assert status == 0
     line = next(line for line in out.splitlines() if line.startswith("cli-test-mode"))
     assert "CliTestConv2d" in line
@@ -62,7 +62,7 @@ def test_python_dash_m_padmods_modes() -> None:
     assert completed.stderr == ""
     for name in BUILT_IN:
         assert any(line.split()[0] == name for line in completed.stdout.splitlines())
-    assert "padmods.layers.partial.PartialConv2d" in completed.stdout
+    assert "padmods.PartialConv2d" in completed.stdout
 
 
 # ---- position ------------------------------------------------------------------------------------

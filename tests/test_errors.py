@@ -87,9 +87,9 @@ def test_coord_refuses_groups_and_bad_pad():
 
 
 def test_functional_errors_name_the_function():
-    with pytest.raises(ValueError, match="padded_conv2d: mode must be one of"):
-        padmods.functional.padded_conv2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), mode="mirror")
-    with pytest.raises(ValueError, match="partial_conv2d expects 2 input channels, got 1"):
-        padmods.functional.partial_conv2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 3, 3))
-    with pytest.raises(ValueError, match="padded_conv2d: reflect padding"):
-        padmods.functional.padded_conv2d(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 5, 5), padding=2, mode="reflect")
+    with pytest.raises(ValueError, match="padded_conv: mode must be one of"):
+        padmods.functional.padded_conv(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), mode="mirror")
+    with pytest.raises(ValueError, match="partial_conv expects 2 input channels, got 1"):
+        padmods.functional.partial_conv(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 3, 3))
+    with pytest.raises(ValueError, match="padded_conv: reflect padding"):
+        padmods.functional.padded_conv(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 5, 5), padding=2, mode="reflect")

@@ -1,11 +1,10 @@
 """The optimised paths of the layers against the straightforward formulas, written out here.
 
 padmods computes some modes differently from their textbook form, for speed: zero padding is folded
-into the convolution, CoordConv's coordinate channels become a closed-form map (one small matrix
-product on small maps, a low-rank pair of products on large ones) added in place, or, for a single
-large image, added inside one autograd node with a hand-written backward, and padding is resolved
-through a bounded cache; on CPU a convolution with one input and one output channel runs as a
-depthwise convolution over the batch. (Circular padding's own backward is tested in
+into the convolution, CoordConv's coordinate channels become a closed-form map (products of small
+per-axis factors) added in place to the convolution's output, and the partial ratio and coordinate
+factors are cached; on CPU a convolution with one input and one output channel runs as a depthwise
+convolution over the batch. (Circular padding's own backward is tested in
 ``test_border_pad.py``.) Each test draws random shapes (strides, dilations, ``'same'``,
 odd and even sizes) and compares values and gradients with the formula, computed without padmods:
 
@@ -25,8 +24,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import padmods
-import padmods.functional as pf
-from padmods import _coord
+from padmods import _coord, _partial
 
 from conftest import assert_same_function
 
@@ -196,13 +194,9 @@ def test_coord_equals_concatenation(border, setting, batch, with_r, bias):
 @pytest.mark.parametrize("border", BORDERS)
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize(("kernel", "stride", "padding"), [(3, 1, 1), (7, 2, 3), ((4, 3), (1, 2), "same")])
-def test_coord_on_large_maps_takes_the_low_rank_path(border, batch, kernel, stride, padding):
-    """Maps past the flat-matrix limit factor the coordinate term; the result is the same."""
+def test_coord_on_large_maps_equals_concatenation(border, batch, kernel, stride, padding):
     setting = {"kernel": kernel, "stride": stride, "dilation": (1, 1), "size": (90, 81), "padding": padding}
     layer = build(padmods.CoordConv2d, setting, pad=border)
-    kh, kw = layer.kernel_size
-    out_h, out_w = layer(torch.zeros(1, 2, 90, 81, dtype=torch.float64)).shape[-2:]
-    assert 2 * kh * kw * out_h * out_w > _coord._FLAT_COORD_LIMIT
     check_values_and_gradients(layer, torch.randn(batch, 2, 90, 81, dtype=torch.float64))
 
 
@@ -232,24 +226,13 @@ def test_coord_float32_matches_in_both_layouts():
     check_values_and_gradients(layer, x.to(memory_format=torch.channels_last), atol=1e-4)
 
 
-# ---- coord on a single image: convolution and coordinate map in one autograd node ----------------
+# ---- coord on a single image: the coordinate term is added straight into the output --------------
 
-#: (kernel, stride, padding, size): the first two use the flat factor, the last the low-rank pair
 SINGLE_IMAGE_CASES = [
     ((3, 3), (1, 1), 1, (6, 7)),
     ((4, 3), (2, 1), "same", (9, 8)),
     ((7, 7), (2, 2), 3, (90, 81)),
 ]
-
-
-@pytest.fixture
-def one_node_always(monkeypatch):
-    """Run CoordConv's single-image node on maps of any size (it pays from about 100k outputs)."""
-    monkeypatch.setattr(pf, "_ONE_NODE_MIN_ELEMENTS", 0)
-
-
-def takes_one_node(out):
-    return type(out.grad_fn).__name__ == "_ConvPlusCoordTermBackward"
 
 
 def single_image_layer(border, case, dtype=torch.float64):
@@ -260,11 +243,10 @@ def single_image_layer(border, case, dtype=torch.float64):
 
 @pytest.mark.parametrize("border", TORCH_MODES)
 @pytest.mark.parametrize("case", SINGLE_IMAGE_CASES)
-def test_coord_single_image_second_derivatives_match_concatenation(border, case, one_node_always):
+def test_coord_single_image_second_derivatives_match_concatenation(border, case):
     """Gradients of gradients (input, weight and output gradient) equal those of the formula."""
     layer, size = single_image_layer(border, case)
     x = torch.randn(1, 2, *size, dtype=torch.float64, requires_grad=True)
-    assert takes_one_node(layer(x))
     results = []
     for forward in (layer, lambda t: formula(layer, t)):
         out = forward(x)
@@ -279,11 +261,10 @@ def test_coord_single_image_second_derivatives_match_concatenation(border, case,
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("case", SINGLE_IMAGE_CASES)
-def test_coord_single_image_without_autograd(case, layout, one_node_always):
-    """Without autograd the map is added inside the product (contiguous output) or after it."""
+def test_coord_single_image_without_autograd(case, layout):
+    """With and without autograd, unbatched too, in both memory layouts."""
     layer, size = single_image_layer("zeros", case, dtype=torch.float32)
     x = torch.randn(1, 2, *size).to(memory_format=layout)
-    assert takes_one_node(layer(x))
     with torch.no_grad():
         torch.testing.assert_close(layer(x), formula(layer, x), rtol=1e-4, atol=1e-4)
     with torch.inference_mode():
@@ -291,38 +272,13 @@ def test_coord_single_image_without_autograd(case, layout, one_node_always):
     check_values_and_gradients(layer, x, atol=1e-4)
 
 
-def test_one_node_only_for_a_single_large_image():
-    """Batches and small maps keep the autograd path, whose overhead is lower there."""
-    layer = padmods.CoordConv2d(3, 64, 7, stride=2, padding=3)
-    assert takes_one_node(layer(torch.randn(1, 3, 224, 224)))  # 64 x 112 x 112 outputs
-    assert not takes_one_node(layer(torch.randn(2, 3, 224, 224)))
-    assert not takes_one_node(layer(torch.randn(1, 3, 28, 28)))
-    for kwargs in ({"with_r": True}, {"pad": "partial"}):
-        other = padmods.CoordConv2d(3, 64, 7, stride=2, padding=3, **kwargs)
-        assert not takes_one_node(other(torch.randn(1, 3, 224, 224)))
-
-
-@pytest.mark.parametrize("case", SINGLE_IMAGE_CASES[::2])
-def test_one_node_coord_conv_takes_any_batch(case):
-    """The node itself is not limited to one image: values and gradients on a batch of three."""
-    layer, size = single_image_layer("zeros", case)
-    pairs = pads_of(layer.padding, size, layer.kernel_size, layer.stride, layer.dilation)
-    (top, _), (left, _) = pairs
-    factors = _coord.coord_factors(
-        size, layer.kernel_size, layer.stride, layer.dilation, pairs, "zeros", torch.device("cpu"), torch.float64
-    )
-    x = torch.randn(3, 2, *size, dtype=torch.float64, requires_grad=True)
-    out = _coord.conv_plus_coord_term(x, layer.weight, layer.bias, factors, layer.stride, (top, left), layer.dilation)
-    assert_same_function(out, formula(layer, x), [x, layer.weight, layer.bias], atol=1e-10)
-
-
 # ---- caches: bounded, keyed by what changes them, outside the state_dict -----------------------
 
 
 CACHES = {
-    "padding": lambda: padmods.layers.base._cached_padding,
-    "partial ratio": lambda: pf._cached_partial_ratio,
-    "coord factors": lambda: _coord._cached_coord_factors,
+    "partial ratio": lambda: _partial.ratio_map,
+    "coord factors": lambda: _coord.coord_factors,
+    "coord image": lambda: _coord.coord_image,
 }
 
 
@@ -345,7 +301,7 @@ def test_varying_sizes_and_dtypes_never_mix_cached_maps(mode):
         layer = layer.to(dtype)
         x = torch.randn(1, 2, 7, 6, dtype=dtype)
         torch.testing.assert_close(layer(x), formula(layer, x), rtol=1e-4, atol=1e-4)
-    for name in ("padding", "partial ratio", "coord factors"):
+    for name in CACHES:
         info = CACHES[name]().cache_info()
         assert info.currsize <= info.maxsize
 

@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from padmods import _geometry
-from padmods.functional import resolve_padding2d
+from padmods.functional import resolve_padding
 
 from _reference import same_pads
 
@@ -44,11 +44,11 @@ def test_same_padding_gives_ceil_output(size, kernel, stride, dilation):
     assert out == math.ceil(size / stride)
 
 
-def test_resolve_padding2d_accepts_every_spec():
-    assert resolve_padding2d(2, (5, 5), 3) == ((2, 2), (2, 2))
-    assert resolve_padding2d((1, 3), (5, 5), 3) == ((1, 1), (3, 3))
-    assert resolve_padding2d("valid", (5, 5), 3) == ((0, 0), (0, 0))
-    assert resolve_padding2d("same", (8, 7), (3, 5), stride=2) == ((0, 1), (2, 2))
+def test_resolve_padding_accepts_every_spec():
+    assert resolve_padding(2, (5, 5), 3) == ((2, 2), (2, 2))
+    assert resolve_padding((1, 3), (5, 5), 3) == ((1, 1), (3, 3))
+    assert resolve_padding("valid", (5, 5), 3) == ((0, 0), (0, 0))
+    assert resolve_padding("same", (8, 7), (3, 5), stride=2) == ((0, 1), (2, 2))
 
 
 @pytest.mark.parametrize(

@@ -39,10 +39,10 @@ def reference(layer: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         inner = padmods.get(layer.pad_mode)
         if inner is padmods.PartialConv2d:
             return torch.from_numpy(partial_conv_loop(x, layer.weight, layer.bias, *args)).to(x.dtype)
-        return torch_mode_conv(x, layer.weight, layer.bias, *args, inner._torch_padding_mode)
+        return torch_mode_conv(x, layer.weight, layer.bias, *args, inner.border)
     if isinstance(layer, padmods.PartialConv2d):
         return torch.from_numpy(partial_conv_loop(x, layer.weight, layer.bias, *args)).to(x.dtype)
-    return torch_mode_conv(x, layer.weight, layer.bias, *args, layer._torch_padding_mode)
+    return torch_mode_conv(x, layer.weight, layer.bias, *args, layer.border)
 
 
 def make(cls, in_channels=2, out_channels=3, kernel_size=3, dtype=torch.float64, **kwargs):

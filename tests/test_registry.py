@@ -58,7 +58,7 @@ def test_register_existing_name_needs_override(clean_registry):
     class Other(padmods.ZeroPadConv2d):
         pass
 
-    with pytest.raises(ValueError, match=r"'zeros' is already registered to padmods\.layers\.base\.ZeroPadConv2d"):
+    with pytest.raises(ValueError, match=r"'zeros' is already registered to padmods\.ZeroPadConv2d"):
         padmods.register("zeros")(Other)
     assert padmods.get("zeros") is padmods.ZeroPadConv2d
     padmods.register("zeros", override=True)(Other)
@@ -73,10 +73,10 @@ def test_register_refuses_non_convolutions(clean_registry):
 
 
 def test_unregister(clean_registry):
-    padmods.unregister("partial")
+    padmods.registry.unregister("partial")
     assert "partial" not in padmods.available()
     with pytest.raises(ValueError, match="'partial' is not registered"):
-        padmods.unregister("partial")
+        padmods.registry.unregister("partial")
 
 
 def test_public_view_is_read_only():
@@ -155,7 +155,7 @@ def test_broken_plugin_warns_and_built_ins_keep_working(tmp_path, monkeypatch, c
     (tmp_path / "padmods_demo_plugin" / "__init__.py").write_text(PLUGIN_MODULE + "\nPLUGIN_NAME = 'x'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     clean_registry._entry_points_loaded = False
-    with pytest.warns(padmods.PluginWarning) as record:
+    with pytest.warns(padmods.registry.PluginWarning) as record:
         names = padmods.available()
     messages = sorted(str(w.message) for w in record)
     assert len(messages) == 2

@@ -1,4 +1,9 @@
-"""padmods: padding modes for convolutional networks, as drop-in replacements for ``nn.Conv2d``."""
+"""padmods: padding modes for convolutional networks, as drop-in replacements for ``nn.Conv2d``.
+
+The package namespace holds what a user of the layers and of :func:`convert` needs; the registry's
+extras for plugin authors and tests (:func:`padmods.registry.unregister`,
+:class:`padmods.registry.PluginWarning`) live in :mod:`padmods.registry`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from padmods.layers import (
     ReplicatePadConv2d,
     ZeroPadConv2d,
 )
-from padmods.registry import PluginWarning, available, create, get, register, unregister
+from padmods.registry import available, create, get, register
 
 __version__ = "0.1.0"
 
@@ -22,7 +27,6 @@ __all__ = [
     "CoordConv2d",
     "PaddedConv2d",
     "PartialConv2d",
-    "PluginWarning",
     "ReflectPadConv2d",
     "ReplicatePadConv2d",
     "ZeroPadConv2d",
@@ -34,5 +38,17 @@ __all__ = [
     "functional",
     "get",
     "register",
-    "unregister",
 ]
+
+# the layers print, pickle and document as padmods.ReflectPadConv2d, where users find them
+for _layer in (
+    CircularPadConv2d,
+    CoordConv2d,
+    PaddedConv2d,
+    PartialConv2d,
+    ReflectPadConv2d,
+    ReplicatePadConv2d,
+    ZeroPadConv2d,
+):
+    _layer.__module__ = __name__
+del _layer

@@ -19,13 +19,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from padmods import _geometry
+from padmods._typing import Pairs
 
 __all__ = ["BORDER_COPY_MODES", "border_pad"]
 
 #: The torch padding modes whose border is a copy of input pixels, chosen per axis.
 BORDER_COPY_MODES = ("reflect", "replicate", "circular")
-
-Pairs = Sequence[tuple[int, int]]
 
 
 def _fold_strip_(grad_input: Tensor, strip_grad: Tensor, axis: int, size: int, mode: str, before: bool) -> None:

@@ -1,12 +1,38 @@
-"""Input checks that turn PyTorch's low-level errors into messages naming the layer and the values."""
+"""Every argument and input check of padmods, with messages that name the caller and the values.
+
+Layers, the function twins and the analysis tools all check through here, so one kind of mistake
+gets one kind of message wherever it is made.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
-__all__ = ["check_conv_input", "check_padding_fits"]
+from padmods._typing import Pairs
+
+__all__ = [
+    "AXIS_NAMES",
+    "as_tuple",
+    "check_conv_input",
+    "check_count",
+    "check_float",
+    "check_int",
+    "check_mode",
+    "check_padding_fits",
+    "check_spatial_dims",
+    "describe",
+    "parse_padding",
+]
+
+#: The strings that ``padding`` accepts besides ints.
+PADDING_STRINGS = ("same", "valid")
+
+#: How errors name the spatial axes of a 1-D, 2-D and 3-D input.
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
 def describe(where: object) -> str:
@@ -19,37 +45,105 @@ def describe(where: object) -> str:
     return str(where)
 
 
-def check_conv_input(input: torch.Tensor, in_channels: int, where: object) -> None:
-    """Check rank, dtype and channel count of a convolution input.
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` if it is an int (not a bool) of at least ``minimum``, else raise ``ValueError``."""
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_count(name: str, value: Any) -> int:
+    """Return ``value`` if it is a positive int, else raise ``ValueError``."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_float(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite real number above 0, else raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_spatial_dims(dims: int, where: object) -> int:
+    """Return ``dims`` if padmods has an engine for that many spatial axes (1, 2 or 3)."""
+    if dims not in AXIS_NAMES:
+        raise ValueError(f"{describe(where)} works on 1, 2 or 3 spatial axes, got {dims}")
+    return dims
+
+
+def as_tuple(name: str, value: Any, dims: int, minimum: int = 1) -> tuple[int, ...]:
+    """``value`` as one int per spatial axis: an int is repeated, a sequence must have ``dims`` ints.
+
+    Raises:
+        ValueError: ``value`` is neither, or an int is below ``minimum``.
+    """
+    values = (value,) * dims if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if values is None or len(values) != dims or not all(_is_int(v) and v >= minimum for v in values):
+        bound = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{name} must be a {bound} int or {_several(dims)} {bound} ints, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def _several(dims: int) -> str:
+    return {1: "a tuple of 1", 2: "a pair of"}.get(dims, f"a tuple of {dims}")
+
+
+def parse_padding(padding: Any, dims: int) -> tuple[int, ...] | str:
+    """``padding`` as ``'same'``, ``'valid'`` or one non-negative int per spatial axis."""
+    if isinstance(padding, str):
+        if padding not in PADDING_STRINGS:
+            raise ValueError(
+                f"padding must be an int, {_several(dims)} ints, 'same' or 'valid', got the string {padding!r}"
+            )
+        return padding
+    return as_tuple("padding", padding, dims, minimum=0)
+
+
+def check_mode(mode: Any, allowed: Sequence[str], where: object) -> str:
+    """Return ``mode`` if it is one of ``allowed``, else raise ``ValueError`` listing them."""
+    if mode not in allowed:
+        raise ValueError(f"{describe(where)}: mode must be one of {tuple(allowed)}, got {mode!r}")
+    return str(mode)
+
+
+def check_conv_input(input: Any, in_channels: int, dims: int, where: object) -> None:
+    """Check type, rank, dtype and channel count of a convolution input with ``dims`` spatial axes.
 
     Raises:
         TypeError: The input is not a tensor or not floating point.
-        ValueError: The input is not 3-D/4-D or has the wrong number of channels.
+        ValueError: The input has the wrong rank or the wrong number of channels.
     """
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"{describe(where)} expects a torch.Tensor input, got {type(input).__name__}")
-    if input.dim() not in (3, 4):
+    if input.dim() not in (dims + 1, dims + 2):
+        names = ", ".join(name[0].upper() for name in AXIS_NAMES[dims])
         raise ValueError(
-            f"{describe(where)} expects a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
+            f"{describe(where)} expects a {dims + 1}-D (C, {names}) or {dims + 2}-D (N, C, {names}) input, "
             f"got a {input.dim()}-D input of shape {tuple(input.shape)}"
         )
     if not (input.is_floating_point() or input.is_complex()):
         raise TypeError(f"{describe(where)} expects a floating-point input, got dtype {input.dtype}")
-    channels = input.shape[-3]
+    channels = input.shape[-dims - 1]
     if channels != in_channels:
         raise ValueError(
             f"{describe(where)} expects {in_channels} input channels, got {channels} (input shape {tuple(input.shape)})"
         )
 
 
-def check_padding_fits(mode: str, pairs: Sequence[tuple[int, int]], sizes: Sequence[int], where: object) -> None:
-    """Check that an explicit ``F.pad`` of ``mode`` can produce ``pairs`` on an input of ``sizes``.
+def check_padding_fits(mode: str, pairs: Pairs, sizes: Sequence[int], where: object) -> None:
+    """Check that a border of ``mode`` can pad an input of spatial ``sizes`` by ``pairs``.
 
     Reflection needs every pad smaller than its axis, circular wrapping at most the axis, and
-    replication a non-empty axis.
+    replication a non-empty axis. Zero borders always fit.
 
     Raises:
-        ValueError: The padding does not fit; the message names the layer, the padding and the size.
+        ValueError: The padding does not fit; the message names the caller, the padding and the size.
     """
     for axis, ((before, after), size) in enumerate(zip(pairs, sizes, strict=True)):
         largest = max(before, after)
@@ -62,7 +156,7 @@ def check_padding_fits(mode: str, pairs: Sequence[tuple[int, int]], sizes: Seque
         else:
             continue
         if not fits:
-            names = ("height", "width") if len(sizes) == 2 else tuple(f"axis {i}" for i in range(len(sizes)))
+            names = AXIS_NAMES.get(len(sizes), tuple(f"axis {i}" for i in range(len(sizes))))
             raise ValueError(
                 f"{describe(where)}: {mode} padding of ({before}, {after}) along the {names[axis]} must be {rule} "
                 f"the input size there ({size}); input spatial size is {tuple(sizes)}"

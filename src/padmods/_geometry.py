@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from padmods._typing import Pairs
+
 __all__ = [
-    "PADDING_STRINGS",
     "axis_padding",
     "conv_output_size",
-    "is_static_padding",
+    "output_sizes",
     "resolve_padding",
     "tap_sources",
     "to_pad_arg",
     "valid_tap_counts",
 ]
-
-#: The strings that ``padding`` accepts besides ints.
-PADDING_STRINGS = ("same", "valid")
 
 
 def same_axis_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -45,29 +43,24 @@ def axis_padding(spec: int | str, size: int, kernel: int, stride: int, dilation:
     return int(spec), int(spec)
 
 
-def is_static_padding(spec: int | str | Sequence[int], stride: Sequence[int]) -> bool:
-    """Whether the padding amounts are known without the input size.
-
-    Only ``'same'`` with a stride above 1 depends on the input size.
-    """
-    return not (spec == "same" and any(s != 1 for s in stride))
-
-
 def resolve_padding(
     spec: str | Sequence[int],
     sizes: Sequence[int],
     kernel: Sequence[int],
     stride: Sequence[int],
     dilation: Sequence[int],
-) -> tuple[tuple[int, int], ...]:
-    """Padding ``(before, after)`` for every spatial axis, in the input's axis order."""
-    per_axis: list[int | str] = [spec] * len(sizes) if isinstance(spec, str) else list(spec)
-    return tuple(
-        axis_padding(p, n, k, s, d) for p, n, k, s, d in zip(per_axis, sizes, kernel, stride, dilation, strict=True)
-    )
+) -> Pairs:
+    """Padding ``(before, after)`` for every spatial axis, in the input's axis order.
+
+    ``spec`` is ``'same'``, ``'valid'`` or one int per axis, already checked (see
+    :func:`padmods._checks.parse_padding`); ``kernel``, ``stride`` and ``dilation`` have one int per axis.
+    """
+    if not isinstance(spec, str):
+        return tuple((p, p) for p in spec)
+    return tuple(axis_padding(spec, n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation, strict=True))
 
 
-def to_pad_arg(pairs: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+def to_pad_arg(pairs: Pairs) -> tuple[int, ...]:
     """Turn per-axis ``(before, after)`` pairs into the flat, last-axis-first tuple of ``F.pad``."""
     flat: list[int] = []
     for before, after in reversed(pairs):
@@ -78,6 +71,16 @@ def to_pad_arg(pairs: Sequence[tuple[int, int]]) -> tuple[int, ...]:
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> int:
     """Number of output elements of a convolution along one axis (PyTorch's ``Shape`` formula)."""
     return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def output_sizes(
+    sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], pairs: Pairs
+) -> tuple[int, ...]:
+    """The convolution's output size on every spatial axis."""
+    return tuple(
+        conv_output_size(n, k, s, d, before, after)
+        for n, k, s, d, (before, after) in zip(sizes, kernel, stride, dilation, pairs, strict=True)
+    )
 
 
 def valid_tap_counts(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> list[int]:

@@ -4,43 +4,28 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from torch import nn
 
 from padmods.registry import get
 
-__all__ = ["Replacement", "convert"]
+__all__ = ["convert"]
 
 ConvFilter = Callable[[str, nn.Conv2d], bool]
 
 
-@dataclass(frozen=True)
-class Replacement:
-    """One convolution that :func:`convert` swapped: where it was, what it was, what replaced it."""
+def _replace_convs(root: nn.Module, make: Callable[[nn.Conv2d], nn.Conv2d], filter: Optional[ConvFilter]) -> nn.Module:
+    """Walk ``root`` and replace each selected ``nn.Conv2d``; return the new root.
 
-    name: str
-    old: nn.Conv2d
-    new: nn.Conv2d
-
-
-def _replace_convs(
-    root: nn.Module, make: Callable[[nn.Conv2d], nn.Conv2d], filter: Optional[ConvFilter]
-) -> tuple[nn.Module, list[Replacement]]:
-    """Walk ``root`` and replace each selected ``nn.Conv2d``, recording what was replaced.
-
-    A module shared by several parents is replaced once and stays shared. Returns the new root and
-    the replacements, in walk order.
+    A module shared by several parents is replaced once and stays shared.
     """
     done: dict[int, nn.Conv2d] = {}
-    replacements: list[Replacement] = []
     visited: set[int] = set()
 
     def swap(name: str, conv: nn.Conv2d) -> nn.Conv2d:
         if id(conv) not in done:
             done[id(conv)] = make(conv)
-            replacements.append(Replacement(name, conv, done[id(conv)]))
         return done[id(conv)]
 
     def selected(name: str, module: nn.Module) -> bool:
@@ -61,9 +46,9 @@ def _replace_convs(
                 visit(child, name)
 
     if selected("", root):
-        return swap("", root), replacements  # type: ignore[arg-type]
+        return swap("", root)  # type: ignore[arg-type]
     visit(root, "")
-    return root, replacements
+    return root
 
 
 def convert(
@@ -78,7 +63,8 @@ def convert(
 
     Works like :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm`: it walks the module tree
     (nested modules, ``Sequential``, ``ModuleList``, ``ModuleDict``), builds each replacement with
-    ``from_conv`` and keeps padding amounts, device, dtype, ``requires_grad`` and train/eval state.
+    ``from_conv(conv, share_parameters=True)`` and keeps padding amounts, device, dtype,
+    ``requires_grad`` and train/eval state.
     Subclasses of ``nn.Conv2d`` are replaced too (so a converted model converts again, and
     converting twice to one mode equals converting once); transposed convolutions and other layers
     are left alone. A convolution shared by several parents is replaced once and stays shared.
@@ -116,11 +102,7 @@ def convert(
         model = copy.deepcopy(model)
 
     def make(conv: nn.Conv2d) -> nn.Conv2d:
-        new = cls.from_conv(conv, **kwargs)
-        for name, param in conv.named_parameters(recurse=False):
-            if getattr(new, name).shape == param.shape:
-                setattr(new, name, param)  # keep the Parameter object itself
+        new: nn.Conv2d = cls.from_conv(conv, share_parameters=True, **kwargs)
         return new
 
-    converted, _ = _replace_convs(model, make, filter)
-    return converted
+    return _replace_convs(model, make, filter)

@@ -76,7 +76,7 @@ def register(name: str, *, override: bool = False) -> Callable[[C], C]:
         ...     pass
         >>> padmods.get("my-zeros") is MyZeroPadConv2d
         True
-        >>> padmods.unregister("my-zeros")
+        >>> padmods.registry.unregister("my-zeros")
     """
     _check_name(name)
 
@@ -146,7 +146,7 @@ def get(name: str | type[nn.Conv2d]) -> type[nn.Conv2d]:
 
     Examples:
         >>> padmods.get("reflect")
-        <class 'padmods.layers.base.ReflectPadConv2d'>
+        <class 'padmods.ReflectPadConv2d'>
     """
     if isinstance(name, type) and issubclass(name, nn.Conv2d):
         return name

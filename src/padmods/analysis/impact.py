@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from padmods.analysis._args import check_int
+from padmods._checks import check_int
 from padmods.layers.coord import CoordConv2d
 from padmods.registry import get
 

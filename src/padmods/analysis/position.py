@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from padmods.analysis._args import check_float, check_int
+from padmods._checks import check_float, check_int
 from padmods.registry import get
 
 __all__ = ["RESOLUTION", "PositionLeakResult", "position_leak"]

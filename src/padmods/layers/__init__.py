@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from padmods.layers.base import (
-    CircularPadConv2d,
-    PaddedConv2d,
-    ReflectPadConv2d,
-    ReplicatePadConv2d,
-    ZeroPadConv2d,
-)
+from padmods.layers.base import PaddedConv2d
 from padmods.layers.coord import CoordConv2d
 from padmods.layers.partial import PartialConv2d
+from padmods.layers.torch_modes import CircularPadConv2d, ReflectPadConv2d, ReplicatePadConv2d, ZeroPadConv2d
 
 __all__ = [
     "CircularPadConv2d",

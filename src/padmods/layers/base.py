@@ -1,31 +1,20 @@
-"""The base class of padding-aware convolutions, and the four modes that torch can pad with."""
+"""The base class of padding-aware convolutions: an ``nn.Conv2d`` whose class decides the border."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any, ClassVar, Optional, TypeVar
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.utils import _pair
 
-from padmods import _geometry
-from padmods._cache import lookup
-from padmods._checks import check_conv_input, check_padding_fits
-from padmods._typing import IntOrPair, PaddingArg
-from padmods.functional import _SEPARABLE_BORDERS, _conv, _explicit_pad, _torch_mode_conv
-from padmods.registry import register
+from padmods import _checks, _geometry
+from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad, torch_mode_conv
+from padmods._partial import partial_conv
+from padmods._typing import IntOrPair, PaddingArg, Pairs
 
-__all__ = [
-    "CircularPadConv2d",
-    "PaddedConv2d",
-    "ReflectPadConv2d",
-    "ReplicatePadConv2d",
-    "ZeroPadConv2d",
-]
+__all__ = ["PaddedConv2d"]
 
-Pairs = tuple[tuple[int, int], ...]
-L = TypeVar("L", bound="PaddedConv2d")
+SelfLayer = TypeVar("SelfLayer", bound="PaddedConv2d")
 
 #: Argument text shared by every layer's docstring, written once as torch's ``convolution_notes``.
 CONV_ARGS = """in_channels: Number of channels in the input image.
@@ -58,41 +47,13 @@ ATTRIBUTES = """weight (Tensor): Learnable weights of shape
             :class:`torch.nn.Conv2d`."""
 
 
-def _positive_pair(name: str, value: Any, minimum: int = 1) -> tuple[int, int]:
-    pair = _pair(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair):
-        bound = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{name} must be a {bound} int or a pair of {bound} ints, got {value!r}")
-    return pair
-
-
-def _parse_padding(padding: Any) -> tuple[int, int] | str:
-    if isinstance(padding, str):
-        if padding not in _geometry.PADDING_STRINGS:
-            raise ValueError(f"padding must be an int, a pair of ints, 'same' or 'valid', got the string {padding!r}")
-        return padding
-    return _positive_pair("padding", padding, minimum=0)
-
-
-def _check_count(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-_cached_padding = functools.lru_cache(maxsize=256)(_geometry.resolve_padding)
-
-
-def _resolve_padding(spec: Any, sizes: tuple[int, int], kernel: Any, stride: Any, dilation: Any) -> Pairs:
-    """:func:`padmods._geometry.resolve_padding`, memoised: a forward pass then costs one look-up."""
-    return lookup(_cached_padding, spec, sizes, kernel, stride, dilation)
-
-
 class PaddedConv2d(nn.Conv2d):
     """Base class of the padmods layers: an :class:`torch.nn.Conv2d` whose class decides the border.
 
     A subclass takes exactly the constructor arguments of :class:`torch.nn.Conv2d` except
     ``padding_mode``, keeps its parameters (``weight``, ``bias``) and output shape, and changes only
-    what the convolution sees beyond the border. It implements one of two class methods:
+    what the convolution sees beyond the border. The built-in layers name their border in the
+    class attribute :attr:`border`; a mode of your own implements one of two class methods instead:
 
     - :meth:`pad`, which pads a 4-D input explicitly; the convolution then runs with padding 0;
     - :meth:`padded_conv`, the whole convolution, for modes that are more than a padding.
@@ -110,8 +71,17 @@ class PaddedConv2d(nn.Conv2d):
         {attributes}
     """
 
-    #: The ``padding_mode`` of torch that matches this class, kept in the ``padding_mode`` attribute.
-    _torch_padding_mode: ClassVar[str] = "zeros"
+    #: The engine's border that this class convolves over: ``'zeros'``, ``'reflect'``,
+    #: ``'replicate'``, ``'circular'`` or ``'partial'``; ``None`` for a class that implements
+    #: :meth:`pad` or :meth:`padded_conv` itself. A subclass that overrides either method without
+    #: setting ``border`` in its own body gets ``None``, so it never inherits a border it changed.
+    border: ClassVar[Optional[str]] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        overrides = "pad" in cls.__dict__ or "padded_conv" in cls.__dict__
+        if overrides and "border" not in cls.__dict__:
+            cls.border = None
 
     def __init__(
         self,
@@ -126,23 +96,23 @@ class PaddedConv2d(nn.Conv2d):
         device: Optional[torch.device | str] = None,
         dtype: Optional[torch.dtype] = None,
     ) -> None:
-        _check_count("in_channels", in_channels)
-        _check_count("out_channels", out_channels)
-        _check_count("groups", groups)
-        kernel = _positive_pair("kernel_size", kernel_size)
-        stride = _positive_pair("stride", stride)
-        dilation = _positive_pair("dilation", dilation)
-        spec = _parse_padding(padding)
+        _checks.check_count("in_channels", in_channels)
+        _checks.check_count("out_channels", out_channels)
+        _checks.check_count("groups", groups)
+        kernel = _checks.as_tuple("kernel_size", kernel_size, 2)
+        strides = _checks.as_tuple("stride", stride, 2)
+        dilations = _checks.as_tuple("dilation", dilation, 2)
+        spec = _checks.parse_padding(padding, 2)
         super().__init__(
             in_channels,
             out_channels,
-            kernel,
-            stride,
-            0 if isinstance(spec, str) else spec,
-            dilation,
+            kernel,  # type: ignore[arg-type]
+            strides,  # type: ignore[arg-type]
+            0 if isinstance(spec, str) else spec,  # type: ignore[arg-type]
+            dilations,  # type: ignore[arg-type]
             groups,
             bias,
-            self._torch_padding_mode,  # type: ignore[arg-type]
+            self.border if self.border in TORCH_PAD_MODES else "zeros",  # type: ignore[arg-type]
             device,
             dtype,
         )
@@ -161,6 +131,10 @@ class PaddedConv2d(nn.Conv2d):
         Returns:
             The padded tensor, of shape :math:`(N, C, H + top + bottom, W + left + right)`.
         """
+        if cls.border in TORCH_PAD_MODES:
+            return explicit_pad(input, pairs, cls.border)
+        if cls.border == "partial":
+            return explicit_pad(input, pairs, "zeros")
         raise NotImplementedError(f"{cls.__name__} must implement the class method pad() or padded_conv()")
 
     @classmethod
@@ -176,21 +150,29 @@ class PaddedConv2d(nn.Conv2d):
     ) -> Tensor:
         """The convolution of a checked 4-D ``input`` over this mode's border.
 
-        The default pads with :meth:`pad` and convolves with padding 0.
+        The built-in borders run padmods' engine; any other class pads with :meth:`pad` and
+        convolves with padding 0.
         """
-        return _conv(cls.pad(input, pairs), weight, bias, stride, 0, dilation, groups)
+        if cls.border in TORCH_PAD_MODES:
+            return torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, cls.border)
+        if cls.border == "partial":
+            return partial_conv(input, weight, bias, stride, pairs, dilation, groups)
+        return conv(cls.pad(input, pairs), weight, bias, stride, (0,) * len(pairs), dilation, groups)
 
     @classmethod
     def check_padding(cls, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:
         """Raise a ``ValueError`` naming ``where`` if ``pairs`` cannot pad an input of ``sizes``."""
+        if cls.border is not None:
+            _checks.check_padding_fits(cls.border, pairs, sizes, where)
 
     # ---- the nn.Conv2d hook --------------------------------------------------------------------
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
-        check_conv_input(input, self.in_channels, self)
-        if input.dim() == 3:
+        dims = len(self.kernel_size)
+        _checks.check_conv_input(input, self.in_channels, dims, self)
+        if input.dim() == dims + 1:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
-        sizes = (input.shape[-2], input.shape[-1])
-        pairs = _resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
+        sizes = tuple(input.shape[2:])
+        pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
         self.check_padding(pairs, sizes, self)
         return self._padded_forward(input, weight, bias, pairs)
 
@@ -204,14 +186,18 @@ class PaddedConv2d(nn.Conv2d):
 
     # ---- conversion ----------------------------------------------------------------------------
     @classmethod
-    def from_conv(cls: type[L], conv: nn.Conv2d, **kwargs: Any) -> L:
-        """A new layer with the settings of ``conv`` and a copy of its parameters.
+    def from_conv(cls: type[SelfLayer], conv: nn.Conv2d, *, share_parameters: bool = False, **kwargs: Any) -> SelfLayer:
+        """A new layer with the settings and parameters of ``conv``.
 
-        The copy shares no storage with ``conv``; it has the same device, dtype, ``requires_grad``
-        and train/eval state. ``conv.padding_mode`` is not carried over: the class is the mode.
+        By default the parameters are copied: the layer shares no storage with ``conv``. With
+        ``share_parameters=True`` it holds the very ``Parameter`` objects of ``conv`` wherever the
+        shapes agree (what :func:`padmods.convert` does, so that an optimizer stays valid), and
+        copies the rest. Either way it has the device, dtype, ``requires_grad`` and train/eval
+        state of ``conv``. ``conv.padding_mode`` is not carried over: the class is the mode.
 
         Args:
             conv: Any :class:`torch.nn.Conv2d`, padmods layers included.
+            share_parameters: Reuse the ``Parameter`` objects of ``conv`` instead of copies.
             **kwargs: Extra constructor arguments of ``cls`` (e.g. ``with_r`` for CoordConv).
 
         Raises:
@@ -231,7 +217,7 @@ class PaddedConv2d(nn.Conv2d):
             conv.out_channels,
             conv.kernel_size,  # type: ignore[arg-type]
             conv.stride,  # type: ignore[arg-type]
-            conv.padding,  # type: ignore[arg-type]
+            conv.padding,
             conv.dilation,  # type: ignore[arg-type]
             conv.groups,
             bias=conv.bias is not None,
@@ -239,25 +225,29 @@ class PaddedConv2d(nn.Conv2d):
             dtype=conv.weight.dtype,
             **kwargs,
         )
-        with torch.no_grad():
-            layer._copy_weight_from(conv)
-            if conv.bias is not None:
-                layer.bias.copy_(conv.bias)  # type: ignore[union-attr]
-        layer.weight.requires_grad_(conv.weight.requires_grad)
-        if conv.bias is not None:
-            layer.bias.requires_grad_(conv.bias.requires_grad)  # type: ignore[union-attr]
+        for name, source in (("weight", conv.weight), ("bias", conv.bias)):
+            if source is None:
+                continue
+            if share_parameters and getattr(layer, name).shape == source.shape:
+                setattr(layer, name, source)  # the Parameter object itself
+                continue
+            with torch.no_grad():
+                layer._copy_parameter(name, conv)
+            getattr(layer, name).requires_grad_(source.requires_grad)
         return layer.train(conv.training)
 
-    def _copy_weight_from(self, conv: nn.Conv2d) -> None:
-        if conv.weight.shape != self.weight.shape:
+    def _copy_parameter(self, name: str, conv: nn.Conv2d) -> None:
+        """Copy ``conv``'s parameter ``name`` into this layer's (under ``torch.no_grad()``)."""
+        source, target = getattr(conv, name), getattr(self, name)
+        if source.shape != target.shape:
             raise ValueError(
-                f"cannot copy the weight of {type(conv).__name__} (shape {tuple(conv.weight.shape)}) into "
-                f"{type(self).__name__} (shape {tuple(self.weight.shape)})"
+                f"cannot copy the {name} of {type(conv).__name__} (shape {tuple(source.shape)}) into "
+                f"{type(self).__name__} (shape {tuple(target.shape)})"
             )
-        self.weight.copy_(conv.weight)
+        target.copy_(source)
 
 
-def _format_doc(cls: type) -> type:
+def format_doc(cls: type) -> type:
     """Place the shared argument, shape and attribute text into a layer docstring."""
     doc = cls.__doc__ or ""
     for key, text in (("{args}", CONV_ARGS), ("{shape}", SHAPE), ("{attributes}", ATTRIBUTES)):
@@ -266,157 +256,4 @@ def _format_doc(cls: type) -> type:
     return cls
 
 
-_format_doc(PaddedConv2d)
-
-
-class _TorchModeConv2d(PaddedConv2d):
-    """A mode that :func:`torch.nn.functional.pad` implements."""
-
-    @classmethod
-    def pad(cls, input: Tensor, pairs: Pairs) -> Tensor:
-        return _explicit_pad(input, pairs, cls._torch_padding_mode)
-
-    @classmethod
-    def padded_conv(
-        cls,
-        input: Tensor,
-        weight: Tensor,
-        bias: Optional[Tensor],
-        stride: tuple[int, ...],
-        pairs: Pairs,
-        dilation: tuple[int, ...],
-        groups: int,
-    ) -> Tensor:
-        return _torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, cls._torch_padding_mode)
-
-    @classmethod
-    def check_padding(cls, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:
-        if cls._torch_padding_mode != "zeros":  # any zero border fits
-            check_padding_fits(cls._torch_padding_mode, pairs, sizes, where)
-
-
-@register("zeros")
-@_format_doc
-class ZeroPadConv2d(_TorchModeConv2d):
-    r"""2D convolution over a zero border, the way torch.nn.Conv2d pads by default.
-
-    .. math::
-        y = b + W \star \operatorname{pad}_0(x)
-
-    Identical to :class:`torch.nn.Conv2d`, plus ``'same'`` for any stride. Symmetric padding is
-    folded into the convolution, so it costs nothing extra.
-
-    Args:
-        {args}
-
-    Shape:
-        {shape}
-
-    Attributes:
-        {attributes}
-
-    Examples:
-        >>> conv = padmods.ZeroPadConv2d(1, 1, 3, padding=1, bias=False)
-        >>> _ = nn.init.ones_(conv.weight)
-        >>> conv(torch.ones(1, 1, 4, 4))[0, 0].detach()
-        tensor([[4., 6., 6., 4.],
-                [6., 9., 9., 6.],
-                [6., 9., 9., 6.],
-                [4., 6., 6., 4.]])
-    """
-
-    _torch_padding_mode = "zeros"
-
-
-@register("reflect")
-@_format_doc
-class ReflectPadConv2d(_TorchModeConv2d):
-    r"""2D convolution over a border that mirrors the image, the edge pixel excluded.
-
-    ``[a b c d]`` padded by 2 becomes ``[c b | a b c d | c b]``. Padding must be smaller than the
-    input along each axis.
-
-    Args:
-        {args}
-
-    Shape:
-        {shape}
-
-    Attributes:
-        {attributes}
-
-    Examples:
-        >>> conv = padmods.ReflectPadConv2d(1, 1, 3, padding=1, bias=False)
-        >>> _ = nn.init.ones_(conv.weight)
-        >>> conv(torch.ones(1, 1, 4, 4))[0, 0].detach()  # no darkened border
-        tensor([[9., 9., 9., 9.],
-                [9., 9., 9., 9.],
-                [9., 9., 9., 9.],
-                [9., 9., 9., 9.]])
-    """
-
-    _torch_padding_mode = "reflect"
-
-
-@register("replicate")
-@_format_doc
-class ReplicatePadConv2d(_TorchModeConv2d):
-    r"""2D convolution over a border that repeats the edge pixel.
-
-    ``[a b c d]`` padded by 2 becomes ``[a a | a b c d | d d]``.
-
-    Args:
-        {args}
-
-    Shape:
-        {shape}
-
-    Attributes:
-        {attributes}
-
-    Examples:
-        >>> conv = padmods.ReplicatePadConv2d(1, 1, (1, 3), padding=(0, 1), bias=False)
-        >>> _ = nn.init.ones_(conv.weight)
-        >>> conv(torch.arange(4.0).view(1, 1, 1, 4))[0, 0].detach()
-        tensor([[1., 3., 6., 8.]])
-    """
-
-    _torch_padding_mode = "replicate"
-
-
-@register("circular")
-@_format_doc
-class CircularPadConv2d(_TorchModeConv2d):
-    r"""2D convolution over a border that wraps around, as if the image tiled the plane.
-
-    ``[a b c d]`` padded by 2 becomes ``[c d | a b c d | a b]``. With stride 1 and ``'same'``
-    padding the layer commutes with :func:`torch.roll`, so it is exactly shift-equivariant.
-
-    Args:
-        {args}
-
-    Shape:
-        {shape}
-
-    Attributes:
-        {attributes}
-
-    Examples:
-        >>> conv = padmods.CircularPadConv2d(1, 1, (1, 3), padding=(0, 1), bias=False)
-        >>> _ = nn.init.ones_(conv.weight)
-        >>> conv(torch.arange(4.0).view(1, 1, 1, 4))[0, 0].detach()
-        tensor([[4., 3., 6., 5.]])
-    """
-
-    _torch_padding_mode = "circular"
-
-
-# the built-in borders whose coordinate term CoordConv2d computes in closed form (exact classes)
-_SEPARABLE_BORDERS.update(
-    {
-        ZeroPadConv2d: "zeros",
-        ReflectPadConv2d: "reflect",
-        ReplicatePadConv2d: "replicate",
-        CircularPadConv2d: "circular",
-    }
-)
+format_doc(PaddedConv2d)

@@ -7,16 +7,17 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from padmods._typing import IntOrPair, PaddingArg
-from padmods.functional import _coord_conv
-from padmods.layers.base import PaddedConv2d, Pairs, _check_count, _format_doc
+from padmods import _checks
+from padmods._coord import COORD_BORDERS, coord_conv, coord_image
+from padmods._typing import IntOrPair, PaddingArg, Pairs
+from padmods.layers.base import PaddedConv2d, format_doc
 from padmods.registry import get, register
 
 __all__ = ["CoordConv2d"]
 
 
 @register("coord")
-@_format_doc
+@format_doc
 class CoordConv2d(PaddedConv2d):
     r"""2D convolution over the input with coordinate channels appended (CoordConv).
 
@@ -25,11 +26,13 @@ class CoordConv2d(PaddedConv2d):
     :math:`y` along the height, both linearly from -1 to 1 over the layer's input; with
     ``with_r=True`` a radius channel :math:`r = \sqrt{x^2 + y^2} / \sqrt{2}` (1 at the corners)
     follows (see :func:`padmods.functional.coord_channels`). The border of input and coordinates
-    alike is filled by the registered mode ``pad``.
+    alike is filled by the registered mode ``pad``, looked up once, when the layer is built (and
+    again when it is unpickled): registering another class under that name later does not change
+    what an existing layer computes.
 
     The input is never copied: by linearity the output is the input's convolution with
     ``weight[:, :C_in]`` plus the coordinates convolved with ``weight[:, C_in:]``, one map broadcast
-    over the batch. For the built-in modes that map is a pair of small matrix products, since
+    over the batch. For the built-in modes that map comes from a few small matrix products, since
     each coordinate varies along one axis only.
 
     Args:
@@ -75,16 +78,12 @@ class CoordConv2d(PaddedConv2d):
         with_r: bool = False,
         pad: str = "zeros",
     ) -> None:
-        _check_count("in_channels", in_channels)  # checked before the coordinate channels are added
+        _checks.check_count("in_channels", in_channels)  # checked before the coordinate channels are added
         if groups != 1:
             raise ValueError(f"CoordConv2d supports groups=1 only, got groups={groups}")
-        pad_cls = get(pad)
-        if not issubclass(pad_cls, PaddedConv2d) or issubclass(pad_cls, CoordConv2d):
-            raise ValueError(
-                f"CoordConv2d pads with a padmods mode other than 'coord', got pad={pad!r} ({pad_cls.__name__})"
-            )
         self.with_r = bool(with_r)
         self.pad_mode = pad
+        self._resolve_pad()
         super().__init__(
             in_channels + self.coord_channels,
             out_channels,
@@ -104,9 +103,29 @@ class CoordConv2d(PaddedConv2d):
         """Number of coordinate channels: 2, or 3 with ``with_r``."""
         return 3 if self.with_r else 2
 
-    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
+    def _resolve_pad(self) -> None:
+        """Look up the layer class of ``pad_mode`` once, and the engine border it stands for."""
         pad_cls = get(self.pad_mode)
-        return _coord_conv(input, weight, bias, self.stride, pairs, self.dilation, self.with_r, pad_cls, self)
+        if not issubclass(pad_cls, PaddedConv2d) or issubclass(pad_cls, CoordConv2d):
+            raise ValueError(
+                f"CoordConv2d pads with a padmods mode other than 'coord', "
+                f"got pad={self.pad_mode!r} ({pad_cls.__name__})"
+            )
+        self._pad_layer: type[PaddedConv2d] = pad_cls
+        self._pad_border = pad_cls.border if pad_cls.border in COORD_BORDERS else None
+
+    def check_padding(self, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:  # type: ignore[override]
+        """Raise a ``ValueError`` naming ``where`` if the ``pad`` mode cannot pad an input of ``sizes``."""
+        self._pad_layer.check_padding(pairs, sizes, where)
+
+    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
+        if self._pad_border is not None:
+            return coord_conv(input, weight, bias, self.stride, pairs, self.dilation, self.with_r, self._pad_border)
+        # a border of a plugin class: its own convolution of the input and of the coordinate image
+        pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
+        out = pad_conv(input, weight[:, :channels], bias, self.stride, pairs, self.dilation, 1)
+        coords = coord_image(tuple(input.shape[2:]), self.with_r, input.device, input.dtype).unsqueeze(0)
+        return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
 
     def extra_repr(self) -> str:
         """The settings that differ from the defaults, ``with_r`` and ``pad`` included."""
@@ -132,14 +151,29 @@ class CoordConv2d(PaddedConv2d):
             kwargs.setdefault("pad", conv.pad_mode)
         return super().from_conv(conv, **kwargs)
 
-    def _copy_weight_from(self, conv: nn.Conv2d) -> None:
-        if isinstance(conv, CoordConv2d):
-            return super()._copy_weight_from(conv)
+    def _copy_parameter(self, name: str, conv: nn.Conv2d) -> None:
+        """Copy a parameter of ``conv``; a weight without coordinate taps gets zero ones."""
+        source = getattr(conv, name)
+        if name != "weight" or source.shape == self.weight.shape:
+            return super()._copy_parameter(name, conv)
+        if source.shape[1] != self.in_channels or source.shape[2:] != self.weight.shape[2:]:
+            raise ValueError(
+                f"cannot copy the weight of {type(conv).__name__} (shape {tuple(source.shape)}) into "
+                f"{type(self).__name__} (shape {tuple(self.weight.shape)})"
+            )
         self.weight.zero_()
-        self.weight[:, : self.in_channels].copy_(conv.weight)
+        self.weight[:, : self.in_channels].copy_(source)
         return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state = dict(state)
+        state.pop("_pad_layer", None)  # looked up again by name when unpickled
+        state.pop("_pad_border", None)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self.__dict__.setdefault("with_r", False)
         self.__dict__.setdefault("pad_mode", "zeros")
+        self._resolve_pad()

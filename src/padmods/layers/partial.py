@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-import torch.nn.functional as F
-from torch import Tensor
-
-from padmods import _geometry
-from padmods.functional import _SEPARABLE_BORDERS, _partial_conv
-from padmods.layers.base import PaddedConv2d, Pairs, _format_doc
+from padmods.layers.base import PaddedConv2d, format_doc
 from padmods.registry import register
 
 __all__ = ["PartialConv2d"]
 
 
 @register("partial")
-@_format_doc
+@format_doc
 class PartialConv2d(PaddedConv2d):
     r"""2D convolution that rescales each border output by how much of its window lies inside the image.
 
@@ -49,23 +42,4 @@ class PartialConv2d(PaddedConv2d):
         True
     """
 
-    @classmethod
-    def pad(cls, input: Tensor, pairs: Pairs) -> Tensor:
-        """Zero-pad ``input``: what the raw convolution sees before the border is rescaled."""
-        return F.pad(input, _geometry.to_pad_arg(pairs))
-
-    @classmethod
-    def padded_conv(  # noqa: D102 - documented on the base class
-        cls,
-        input: Tensor,
-        weight: Tensor,
-        bias: Optional[Tensor],
-        stride: tuple[int, ...],
-        pairs: Pairs,
-        dilation: tuple[int, ...],
-        groups: int,
-    ) -> Tensor:
-        return _partial_conv(input, weight, bias, stride, pairs, dilation, groups)
-
-
-_SEPARABLE_BORDERS[PartialConv2d] = "partial"
+    border = "partial"

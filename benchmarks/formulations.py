@@ -22,14 +22,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import padmods
-from padmods.functional import resolve_padding2d
+from padmods.functional import resolve_padding
 
 __all__ = ["ConcatCoordConv2d", "PadThenConv2d", "WholeMapPartialConv2d", "pad_arg"]
 
 
 def pad_arg(layer: nn.Conv2d, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """``F.pad``'s ``(left, right, top, bottom)`` for ``layer`` on an input of spatial ``size``."""
-    (top, bottom), (left, right) = resolve_padding2d(
+    (top, bottom), (left, right) = resolve_padding(
         layer.padding,
         size,
         layer.kernel_size,

@@ -22,7 +22,7 @@ from matplotlib.patches import Rectangle
 
 import padmods
 from padmods.analysis import conv_stack, impact_map, position_leak
-from padmods.functional import pad2d
+from padmods.functional import pad, resolve_padding
 
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
@@ -73,13 +73,13 @@ print(padmods.create("symmetric", 3, 8, 5, padding="same"))
 # --------------------------
 #
 # Pad a 4x4 ``torch.arange`` image by 2 on every side, once with the new mode and once with
-# ``'reflect'`` (through :func:`padmods.functional.pad2d`, which pads exactly as the layer would).
+# ``'reflect'`` (through :func:`padmods.functional.pad`, which pads exactly as the layer would).
 # The original image is outlined; look at the first row and column beyond the outline.
 
 image = torch.arange(16.0).view(1, 1, 4, 4)
 padded = {
     "'symmetric'": SymmetricPadConv2d.pad(image, ((2, 2), (2, 2))),
-    "'reflect'": pad2d(image, kernel_size=5, padding=2, mode="reflect"),
+    "'reflect'": pad(image, resolve_padding(2, image.shape[-2:], 5), mode="reflect"),
 }
 
 fig, axes = plt.subplots(1, 2, figsize=(5.6, 2.9), layout="constrained")
@@ -202,7 +202,7 @@ plt.show()
 # ``import padmods`` itself never loads plugins: the group is read once, on the first call to
 # :func:`padmods.available` or the first :func:`padmods.get` of a name that is not registered yet.
 # A plugin that fails to import raises no error there; it is skipped with a
-# :class:`padmods.PluginWarning` that names it. Inside the package, leave out the
+# :class:`padmods.registry.PluginWarning` that names it. Inside the package, leave out the
 # ``@padmods.register`` decorator: the entry point registers the class under its name.
 #
 # Cleaning up
@@ -211,16 +211,16 @@ plt.show()
 # This page registered ``'symmetric'`` for its own use; remove it again so that the registry holds
 # only the installed modes.
 
-padmods.unregister("symmetric")
+padmods.registry.unregister("symmetric")
 print(padmods.available())
 
 # %%
 # .. admonition:: References
 #
-#    - API: :class:`padmods.PaddedConv2d`, :func:`padmods.register`, :func:`padmods.unregister`,
-#      :func:`padmods.available`, :func:`padmods.create`, :func:`padmods.functional.pad2d`,
+#    - API: :class:`padmods.PaddedConv2d`, :func:`padmods.register`, :func:`padmods.registry.unregister`,
+#      :func:`padmods.available`, :func:`padmods.create`, :func:`padmods.functional.pad`,
 #      :func:`padmods.analysis.impact_map`, :func:`padmods.analysis.conv_stack`,
-#      :func:`padmods.analysis.position_leak`, :class:`padmods.PluginWarning`.
+#      :func:`padmods.analysis.position_leak`, :class:`padmods.registry.PluginWarning`.
 #    - H. Scheidl, *Does padding matter in deep learning models?* (2021).
 #    - Entry points: the `Python packaging guide on plugins
 #      <https://packaging.python.org/en/latest/guides/creating-and-discovering-plugins/>`_.

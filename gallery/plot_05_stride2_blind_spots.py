@@ -6,7 +6,7 @@ Why do stride-2 networks see one side of the image less well?
 Alsallakh et al. (ICLR 2021, *Mind the Pad: CNNs can develop blind spots*) found that networks
 built from strided convolutions reach some input pixels through far fewer paths than others, and
 that the padding decides where. The culprit is ``'same'`` padding with stride 2: under
-TensorFlow's rule, which padmods follows (see :func:`padmods.functional.resolve_padding2d`), a 3x3
+TensorFlow's rule, which padmods follows (see :func:`padmods.functional.resolve_padding`), a 3x3
 stride-2 convolution on an even-sized input needs one pixel of padding in all, and puts it at the
 bottom/right only.
 
@@ -22,7 +22,7 @@ import torch
 from matplotlib.colors import LogNorm
 
 from padmods.analysis import conv_stack, impact_map
-from padmods.functional import resolve_padding2d
+from padmods.functional import resolve_padding
 
 torch.manual_seed(0)  # nothing below is random (all-ones weights), but the seeds are fixed anyway
 rng = np.random.default_rng(0)
@@ -46,14 +46,14 @@ def top_bottom_ratio(impact):
 # Where the padding goes
 # ----------------------
 #
-# :func:`~padmods.functional.resolve_padding2d` gives the ``(before, after)`` padding that a layer
+# :func:`~padmods.functional.resolve_padding` gives the ``(before, after)`` padding that a layer
 # applies along each axis. Follow a 64x64 input through four 3x3 stride-2 layers with
 # ``padding='same'``, then with PyTorch's usual ``padding=1``, then a 65x65 input with ``'same'``.
 
 for padding, size in (("same", 64), (1, 64), ("same", 65)):
     print(f"padding={padding!r}, input {size}x{size}:")
     for layer in range(layers):
-        (top, bottom), _ = resolve_padding2d(padding, (size, size), 3, stride=2)
+        (top, bottom), _ = resolve_padding(padding, (size, size), 3, stride=2)
         out = (size + top + bottom - 3) // 2 + 1
         last_row = (out - 1) * 2 - top + 2  # the last row that the last window reads
         reads = "the bottom padding" if last_row >= size else "an image row"
@@ -194,7 +194,7 @@ for (mode, size), impact in grid.items():
 #
 # .. admonition:: References
 #
-#    - API: :func:`padmods.functional.resolve_padding2d`, :func:`padmods.analysis.conv_stack`,
+#    - API: :func:`padmods.functional.resolve_padding`, :func:`padmods.analysis.conv_stack`,
 #      :func:`padmods.analysis.impact_map`.
 #    - B. Alsallakh, N. Kokhlikyan, V. Miglani, J. Yuan, O. Reblitz-Richardson, *Mind the Pad --
 #      CNNs Can Develop Blind Spots*, ICLR 2021.

@@ -19,11 +19,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 import padmods
-from padmods.functional import coord_channels, pad2d, partial_ratio
+from padmods.functional import coord_channels, pad, partial_ratio
 
 __all__ = ["TORCH_MODES", "write_all"]
 
-#: The modes that :func:`padmods.functional.pad2d` can pad with, in the order the guide shows them.
+#: The modes that :func:`padmods.functional.pad` can pad with, in the order the guide shows them.
 TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
 
 _SIZE = 4  # the example image is torch.arange(16.0).view(4, 4)
@@ -36,7 +36,7 @@ def _arange_image() -> torch.Tensor:
 
 
 def _padded(mode: str) -> torch.Tensor:
-    return pad2d(_arange_image(), kernel_size=2 * _PAD + 1, padding=_PAD, mode=mode)[0, 0]
+    return pad(_arange_image(), ((_PAD, _PAD), (_PAD, _PAD)), mode=mode)[0, 0]
 
 
 def _draw_grid(ax, values: np.ndarray, *, frame: tuple[int, int, int, int] | None, vmin: float, vmax: float, fmt: str):
@@ -113,7 +113,7 @@ def _code_and_result(lines: list[str], value: torch.Tensor) -> str:
 def _mode_text(mode: str) -> str:
     lines = [
         "x = torch.arange(16.0).view(1, 1, 4, 4)",
-        f'padmods.functional.pad2d(x, kernel_size=5, padding=2, mode="{mode}")[0, 0]',
+        f'padmods.functional.pad(x, ((2, 2), (2, 2)), mode="{mode}")[0, 0]',
     ]
     return _code_and_result(lines, _padded(mode))
 

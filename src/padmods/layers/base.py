@@ -71,17 +71,21 @@ class PaddedConv2d(nn.Conv2d):
         {attributes}
     """
 
-    #: The engine's border that this class convolves over: ``'zeros'``, ``'reflect'``,
+    #: The border of padmods' engine that this class pads with: ``'zeros'``, ``'reflect'``,
     #: ``'replicate'``, ``'circular'`` or ``'partial'``; ``None`` for a class that implements
-    #: :meth:`pad` or :meth:`padded_conv` itself. A subclass that overrides either method without
-    #: setting ``border`` in its own body gets ``None``, so it never inherits a border it changed.
+    #: :meth:`pad` or :meth:`padded_conv` itself.
     border: ClassVar[Optional[str]] = None
+
+    #: The border the engine runs for this class: :attr:`border`, unless this class or a parent
+    #: below :class:`PaddedConv2d` overrides :meth:`pad` or :meth:`padded_conv` (then ``None``, and
+    #: the overriding method runs, so a subclass never gets a border it changed).
+    _engine_border: ClassVar[Optional[str]] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        overrides = "pad" in cls.__dict__ or "padded_conv" in cls.__dict__
-        if overrides and "border" not in cls.__dict__:
-            cls.border = None
+        below_base = cls.__mro__[: cls.__mro__.index(PaddedConv2d)]
+        overrides = any("pad" in klass.__dict__ or "padded_conv" in klass.__dict__ for klass in below_base)
+        cls._engine_border = None if overrides else cls.border
 
     def __init__(
         self,
@@ -153,9 +157,10 @@ class PaddedConv2d(nn.Conv2d):
         The built-in borders run padmods' engine; any other class pads with :meth:`pad` and
         convolves with padding 0.
         """
-        if cls.border in TORCH_PAD_MODES:
-            return torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, cls.border)
-        if cls.border == "partial":
+        border = cls._engine_border
+        if border in TORCH_PAD_MODES:
+            return torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, border)  # type: ignore[arg-type]
+        if border == "partial":
             return partial_conv(input, weight, bias, stride, pairs, dilation, groups)
         return conv(cls.pad(input, pairs), weight, bias, stride, (0,) * len(pairs), dilation, groups)
 

@@ -112,7 +112,8 @@ class CoordConv2d(PaddedConv2d):
                 f"got pad={self.pad_mode!r} ({pad_cls.__name__})"
             )
         self._pad_layer: type[PaddedConv2d] = pad_cls
-        self._pad_border = pad_cls.border if pad_cls.border in COORD_BORDERS else None
+        border = pad_cls._engine_border
+        self._pad_border = border if border in COORD_BORDERS else None
 
     def check_padding(self, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:  # type: ignore[override]
         """Raise a ``ValueError`` naming ``where`` if the ``pad`` mode cannot pad an input of ``sizes``."""

@@ -78,3 +78,27 @@ def test_large_circular_input_traces_f_pad():
     torch._dynamo.reset()
     compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
     check_against_eager(compiled, layer, [(64, 65)], channels=4)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("strict", [False, True])
+def test_export_coord_on_large_maps(batch, strict):
+    """The coordinate term holds no value computed from tensors, so large maps export too."""
+    layer = padmods.CoordConv2d(3, 8, 7, stride=2, padding=3, with_r=batch == 2)
+    x = torch.randn(batch, 3, 96, 80)
+    program = torch.export.export(layer, (x,), strict=strict)
+    assert_close(program.module()(x), layer(x))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("pad", ["zeros", "reflect", "partial"])
+def test_coord_under_cpu_autocast(batch, pad):
+    """bfloat16 autocast: the coordinate term follows the convolution's dtype, on one large image too."""
+    layer = padmods.CoordConv2d(3, 64, 7, stride=2, padding=3, pad=pad)
+    x = torch.randn(batch, 3, 224, 224, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), layer(x), rtol=0.05, atol=0.05)
+    (grad,) = torch.autograd.grad(out.float().sum(), x)
+    assert torch.isfinite(grad).all()

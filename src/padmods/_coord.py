@@ -119,7 +119,7 @@ def add_coord_term_(out: Tensor, coord_weight: Tensor, factors: tuple[Tensor, ..
     no output-sized temporary is made; batches add one term shared by every image.
     """
     leading = _contract_leading_axes(coord_weight.to(out.dtype), factors)
-    last = _last_factor(factors).to(out.dtype)
+    last = _last_factor(factors)
     if out.shape[0] == 1 and out.is_contiguous():
         out.view(-1, out.shape[-1]).addmm_(leading.reshape(-1, leading.shape[-1]), last)
         return out
@@ -163,7 +163,8 @@ def coord_conv(
     out = _border_conv(input, input_weight, bias, stride, pairs, dilation, border)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
     factor_mode = "zeros" if border == "partial" else border
-    factors = coord_factors(sizes, kernel, stride, dilation, pairs, factor_mode, input.device, input.dtype)
+    # in the output's dtype, which differs from the input's under autocast
+    factors = coord_factors(sizes, kernel, stride, dilation, pairs, factor_mode, input.device, out.dtype)
     if border != "partial" and not with_r:
         return add_coord_term_(out, coord_weight, factors)
     term = coord_term(coord_weight[:, :dims].to(out.dtype), factors)

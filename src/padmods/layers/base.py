@@ -159,7 +159,7 @@ class PaddedConv2d(nn.Conv2d):
         """
         border = cls._engine_border
         if border in TORCH_PAD_MODES:
-            return torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, border)  # type: ignore[arg-type]
+            return torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, border)
         if border == "partial":
             return partial_conv(input, weight, bias, stride, pairs, dilation, groups)
         return conv(cls.pad(input, pairs), weight, bias, stride, (0,) * len(pairs), dilation, groups)

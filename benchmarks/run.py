@@ -9,7 +9,7 @@ of the machine hit all of them alike. Medians are taken over the rounds.
 
 This file parses the options and wires the others together: ``cases.py`` (shapes, contenders,
 configurations), ``timing.py`` (clocks, interleaved rounds), ``report.py`` (rows, verdicts, log,
-reST, JSON) and ``impact.py`` (``--experiment impact``).
+reST, JSON), ``impact.py`` (``--experiment impact``) and ``paths.py`` (``--experiment paths``).
 
 Run from the repository root::
 
@@ -18,6 +18,7 @@ Run from the repository root::
     python benchmarks/run.py --json out.json --rst table.rst
     python benchmarks/run.py --device cuda --dtype float32,bfloat16
     python benchmarks/run.py --experiment impact  # impact_map: gradient vs exact (experiment 2)
+    python benchmarks/run.py --experiment paths --malloc keep  # each fast path vs its simple form
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--experiment", choices=("layers", "impact"), default="layers", help="what to measure")
+    parser.add_argument("--experiment", choices=("layers", "impact", "paths"), default="layers", help="what to measure")
     parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated modes (default: all six)")
     parser.add_argument("--shapes", default="ABCD", help="shape letters, e.g. 'AC' (default: ABCD)")
     parser.add_argument(
@@ -131,6 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         report = {"environment": environment(args, device), "impact": run_impact(quick=args.quick, log=print)}
         write_json(args.json, report)
+        return 0
+    if args.experiment == "paths":
+        from paths import run_paths
+
+        if device.type != "cpu":
+            raise SystemExit("--experiment paths times CPU paths; run it without --device")
+        env = environment(args, device)
+        print(f"padmods {env['padmods']}, torch {env['torch']}, {env['processor']}, {env['threads']} threads, cpu")
+        paths = run_paths(quick=args.quick, rounds=args.rounds, block=args.block, clock=args.clock, log=print)
+        env["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+        write_json(args.json, {"environment": env, "paths": paths})
         return 0
     layers = split_commas(args.layers)
     unknown = [layer for layer in layers if layer not in LAYERS]

@@ -7,7 +7,7 @@ extras for plugin authors and tests (:func:`padmods.registry.unregister`,
 
 from __future__ import annotations
 
-from padmods import analysis, functional
+from padmods import analysis, functional, layers
 from padmods.convert import convert
 from padmods.layers import (
     CircularPadConv2d,
@@ -41,14 +41,6 @@ __all__ = [
 ]
 
 # the layers print, pickle and document as padmods.ReflectPadConv2d, where users find them
-for _layer in (
-    CircularPadConv2d,
-    CoordConv2d,
-    PaddedConv2d,
-    PartialConv2d,
-    ReflectPadConv2d,
-    ReplicatePadConv2d,
-    ZeroPadConv2d,
-):
-    _layer.__module__ = __name__
-del _layer
+for _name in layers.__all__:
+    getattr(layers, _name).__module__ = __name__
+del _name

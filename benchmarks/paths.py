@@ -1,0 +1,323 @@
+"""The fast paths of padmods' engine, each timed against its simple form (``--experiment paths``).
+
+The project keeps a clever path only if it wins in a row of its own. Each row times one path
+against the plain code it replaces, in one process, interleaved (:func:`timing.measure`, as in the
+layer table), forward under ``torch.no_grad()`` and forward+backward through ``torch.autograd.grad``:
+
+- ``depthwise``: ``padmods._conv.conv`` on a 1->1 channel convolution (a depthwise one over the batch
+  where ``_runs_depthwise`` says so) against ``F.conv2d``. Where padmods does not take the path
+  (shape D forward), the row times the depthwise form itself, to show the threshold keeps it out.
+- ``circular-pad``: ``padmods._border_pad.border_pad`` (one-pass backward) against ``F.pad``.
+- ``circular-conv``: the whole circular layer, ``padmods._conv.torch_mode_conv`` against
+  ``F.conv2d(F.pad(x, pads, mode='circular'), ...)``. Both circular paths differ only in backward,
+  so their forward rows are listed as not timed.
+- ``partial``: ``padmods._partial.partial_conv`` (ratio and bias applied in place) against
+  ``F.conv2d(x, w) * ratio + b``.
+- ``coord``: ``padmods._coord.coord_conv`` on one image (the coordinate term added into the
+  convolution's output by ``addmm_``) against ``F.conv2d(x, w[:, :C], b) + coord_term(w[:, C:])``.
+
+Both contenders of a row share the input and parameters; their outputs (and, for forward+backward,
+their gradients) are checked with ``torch.testing.assert_close`` before anything is timed. The
+simple forms fetch the cached ratio map and coordinate factors per call, as the engine does, so a
+row measures the path and nothing else. CPU only: the depthwise and circular paths are CPU paths.
+
+Run through ``python benchmarks/run.py --experiment paths --malloc keep``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from cases import SHAPES, Shape
+from timing import PHASES, Stats, measure, paired_ratio
+from torch import Tensor, nn
+
+from padmods import _conv, _coord, _partial
+from padmods._border_pad import border_pad
+
+#: The shapes of the rows: A-D of the layer table, plus a larger single-channel case and A on one image.
+CASES: dict[str, Shape] = {
+    **SHAPES,
+    "D64": Shape("D64", 16, 1, 1, 64, 3, 1, 1),
+    "A1": dataclasses.replace(SHAPES["A"], name="A1", batch=1),
+}
+
+PHASE_LABELS = {"fwd": "fwd", "fwdbwd": "fwd+bwd"}
+
+#: A contender: ``fn(x, *params)``.
+Fn = Callable[..., Tensor]
+
+
+@dataclass
+class Pair:
+    """One clever path and its simple form on one case, with the shared input and parameters."""
+
+    path: str
+    case: Shape
+    x: Tensor
+    params: tuple[nn.Parameter, ...]
+    clever: Fn
+    simple: Fn
+    #: whether padmods takes the clever path, asked under the grad mode of the phase
+    taken: Callable[[], bool]
+    #: the clever form itself, timed where padmods does not take it (None: that row is not timed)
+    forced: Fn | None = None
+    #: why the row is not timed where padmods does not take the path and there is no forced form
+    why_not: str = ""
+
+
+class _Call(nn.Module):
+    """A contender as a module, ``fn(x, *params)``, so that :data:`timing.PHASES` can time it."""
+
+    def __init__(self, fn: Fn, params: tuple[nn.Parameter, ...]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.args = params
+        for i, param in enumerate(params):
+            self.register_parameter(f"p{i}", param)  # the same objects in both contenders
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fn(x, *self.args)
+
+
+# ---- the cases ---------------------------------------------------------------------------------
+
+
+def _geometry(shape: Shape) -> tuple[tuple[int, int], tuple[tuple[int, int], ...], tuple[int, int], tuple[int, int]]:
+    """Stride, padding pairs, padding and dilation of a square shape, as the engine takes them."""
+    p = shape.padding
+    return (shape.stride, shape.stride), ((p, p), (p, p)), (p, p), (1, 1)
+
+
+def _input(shape: Shape) -> Tensor:
+    return torch.randn(shape.batch, shape.in_channels, shape.size, shape.size, requires_grad=True)
+
+
+def _params(shape: Shape, in_channels: int | None = None) -> tuple[nn.Parameter, ...]:
+    """Weight and bias initialised like ``nn.Conv2d``'s."""
+    conv = nn.Conv2d(
+        shape.in_channels if in_channels is None else in_channels, shape.out_channels, shape.kernel, bias=True
+    )
+    assert conv.bias is not None
+    return conv.weight, conv.bias
+
+
+def _depthwise_form(x: Tensor, w: Tensor, b: Tensor, stride: Any, padding: Any, dilation: Any) -> Tensor:
+    """The depthwise form of a 1->1 convolution, written as ``padmods._conv.conv`` writes it."""
+    batch = x.shape[0]
+    planes = x.reshape(1, batch, *x.shape[2:])
+    out = F.conv2d(planes, w.expand(batch, 1, *w.shape[2:]), b.expand(batch), stride, padding, dilation, batch)
+    return out.view(batch, 1, *out.shape[2:])
+
+
+def _depthwise(shape: Shape) -> Pair:
+    stride, _, padding, dilation = _geometry(shape)
+    x, params = _input(shape), _params(shape)
+    return Pair(
+        "depthwise",
+        shape,
+        x,
+        params,
+        clever=lambda x, w, b: _conv.conv(x, w, b, stride, padding, dilation, 1),
+        simple=lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, 1),
+        taken=lambda: _conv._runs_depthwise(x, params[0], 1),
+        forced=lambda x, w, b: _depthwise_form(x, w, b, stride, padding, dilation),
+    )
+
+
+def _circular_pad(shape: Shape) -> Pair:
+    _, pairs, _, _ = _geometry(shape)
+    flat = tuple(p for pair in reversed(pairs) for p in pair)
+    return Pair(
+        "circular-pad",
+        shape,
+        _input(shape),
+        (),
+        clever=lambda x: border_pad(x, pairs, "circular"),
+        simple=lambda x: F.pad(x, flat, mode="circular"),
+        taken=torch.is_grad_enabled,
+        why_not="same call: border_pad's forward is F.pad, the path is its backward",
+    )
+
+
+def _circular_conv(shape: Shape) -> Pair:
+    stride, pairs, _, dilation = _geometry(shape)
+    flat = tuple(p for pair in reversed(pairs) for p in pair)
+    x = _input(shape)
+    return Pair(
+        "circular-conv",
+        shape,
+        x,
+        _params(shape),
+        clever=lambda x, w, b: _conv.torch_mode_conv(x, w, b, stride, pairs, dilation, 1, "circular"),
+        simple=lambda x, w, b: F.conv2d(F.pad(x, flat, mode="circular"), w, b, stride, 0, dilation),
+        taken=lambda: torch.is_grad_enabled() and x.numel() >= _conv._BORDER_PAD_MIN_ELEMENTS,
+        why_not="same calls: the layer's forward is F.pad then F.conv2d, the path is the pad's backward",
+    )
+
+
+def _partial_pair(shape: Shape) -> Pair:
+    stride, pairs, padding, dilation = _geometry(shape)
+    kernel = (shape.kernel, shape.kernel)
+
+    def simple(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        ratio = _partial.ratio_map(tuple(x.shape[2:]), kernel, stride, dilation, pairs, x.device, x.dtype)
+        return F.conv2d(x, w, None, stride, padding, dilation) * ratio + b.view(1, -1, 1, 1)
+
+    return Pair(
+        "partial",
+        shape,
+        _input(shape),
+        _params(shape),
+        clever=lambda x, w, b: _partial.partial_conv(x, w, b, stride, pairs, dilation, 1),
+        simple=simple,
+        taken=lambda: True,
+    )
+
+
+def _coord_pair(shape: Shape) -> Pair:
+    stride, pairs, padding, dilation = _geometry(shape)
+    kernel = (shape.kernel, shape.kernel)
+    channels = shape.in_channels
+
+    def simple(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        sizes = tuple(x.shape[2:])
+        factors = _coord.coord_factors(sizes, kernel, stride, dilation, pairs, "zeros", x.device, x.dtype)
+        return F.conv2d(x, w[:, :channels], b, stride, padding, dilation) + _coord.coord_term(w[:, channels:], factors)
+
+    return Pair(
+        "coord",
+        shape,
+        _input(shape),
+        _params(shape, channels + 2),
+        clever=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros"),
+        simple=simple,
+        taken=lambda: True,  # one contiguous image: add_coord_term_ adds with addmm_
+    )
+
+
+def make_pairs() -> list[Pair]:
+    """Every row's contenders, inputs and parameters from seed 0."""
+    torch.manual_seed(0)
+    return [
+        _depthwise(CASES["D"]),
+        _depthwise(CASES["D64"]),
+        _circular_pad(CASES["A"]),
+        _circular_pad(CASES["C"]),
+        _circular_conv(CASES["A"]),
+        _circular_conv(CASES["C"]),
+        _partial_pair(CASES["A"]),
+        _partial_pair(CASES["B"]),
+        _coord_pair(CASES["C"]),
+        _coord_pair(CASES["A1"]),
+    ]
+
+
+# ---- checking and timing -----------------------------------------------------------------------
+
+
+def check(clever: nn.Module, simple: nn.Module, x: Tensor, phase: str) -> float:
+    """Assert both contenders give the same output (and gradients, for fwd+bwd); the largest relative difference."""
+    inputs = [x, *clever.parameters()]
+    if phase == "fwd":
+        with torch.no_grad():
+            pairs = [(clever(x), simple(x))]
+    else:
+        a, b = clever(x), simple(x)
+        grad = torch.randn_like(a)
+        pairs = [(a, b), *zip(torch.autograd.grad(a, inputs, grad), torch.autograd.grad(b, inputs, grad), strict=True)]
+    worst = 0.0
+    for ours, theirs in pairs:
+        # float32's rtol; the absolute tolerance is the layer table's (1e-4 of the tensor's scale):
+        # a weight or bias gradient sums up to 65k products, in another order on each path
+        scale = max(1.0, theirs.detach().abs().max().item())
+        torch.testing.assert_close(ours, theirs, rtol=1.3e-6, atol=1e-4 * scale)
+        worst = max(worst, (ours.detach() - theirs.detach()).abs().max().item() / scale)
+    return worst
+
+
+def _row(pair: Pair, phase: str, taken: bool, times: dict[str, list[float]], faults: dict[str, list[float]]) -> dict:
+    clever, simple = times["clever"], times["simple"]
+    stats = {name: Stats.of(samples) for name, samples in times.items()}
+    return {
+        "path": pair.path,
+        "case": pair.case.name,
+        "phase": phase,
+        "taken": taken,
+        "clever_ms": stats["clever"].median * 1e3,
+        "simple_ms": stats["simple"].median * 1e3,
+        "ratio": statistics.median(clever) / statistics.median(simple),
+        "paired_ratio": paired_ratio(clever, simple),
+        "noise": {name: s.spread for name, s in stats.items()},
+        "stats_s": {name: asdict(s) for name, s in stats.items()},
+        "samples_s": times,
+        "page_faults_per_call": {name: statistics.median(f) for name, f in faults.items()},
+    }
+
+
+def format_path_row(row: dict) -> str:
+    """The printed line of one row."""
+    text = (
+        f"  {row['path']:<14} {row['case']:<3} {PHASE_LABELS[row['phase']]:<8}"
+        f" clever {row['clever_ms']:8.3f} ms  simple {row['simple_ms']:8.3f} ms  x{row['ratio']:.3f}"
+        f" (paired x{row['paired_ratio']:.3f}, noise {max(row['noise'].values()):.0%})"
+    )
+    if not row["taken"]:
+        text += " | forced: padmods does not take this path here"
+    faults = row["page_faults_per_call"]
+    if faults["clever"] or faults["simple"]:
+        text += f" | page faults/call {faults['clever']:.0f} vs {faults['simple']:.0f}"
+    return text
+
+
+def run_paths(
+    *,
+    quick: bool = False,
+    rounds: int | None = None,
+    block: float | None = None,
+    clock: str = "wall",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Time every fast path against its simple form on CPU; the rows, as JSON-able dicts."""
+    rounds = rounds if rounds is not None else (7 if quick else 21)
+    block = block if block is not None else (0.01 if quick else 0.02)
+    warmup = min(0.2, 5 * block)
+    device = torch.device("cpu")
+    pairs = make_pairs()
+    used = dict.fromkeys(pair.case.name for pair in pairs)
+    for name in used:
+        log(f"  {name:<3} {CASES[name].describe()}")
+    rows: list[dict[str, Any]] = []
+    not_timed: list[dict[str, Any]] = []
+    for pair in pairs:
+        for phase, maker in PHASES.items():
+            with torch.set_grad_enabled(phase == "fwdbwd"):
+                taken = pair.taken()
+            clever_fn = pair.clever if taken else pair.forced
+            if clever_fn is None:
+                not_timed.append({"path": pair.path, "case": pair.case.name, "phase": phase, "why": pair.why_not})
+                log(f"  {pair.path:<14} {pair.case.name:<3} {PHASE_LABELS[phase]:<8} not timed: {pair.why_not}")
+                continue
+            clever, simple = _Call(clever_fn, pair.params), _Call(pair.simple, pair.params)
+            max_diff = check(clever, simple, pair.x, phase)
+            fns = {"clever": maker(clever, pair.x), "simple": maker(simple, pair.x)}
+            times, faults = measure(fns, rounds=rounds, block_s=block, warmup_s=warmup, device=device, clock=clock)
+            row = _row(pair, phase, taken, times, faults)
+            row["max_rel_diff"] = max_diff
+            rows.append(row)
+            log(format_path_row(row))
+        gc.collect()
+    return {
+        "rounds": rounds,
+        "block_s": block,
+        "cases": {name: CASES[name].describe() for name in used},
+        "rows": rows,
+        "not_timed": not_timed,
+    }

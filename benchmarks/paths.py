@@ -14,7 +14,10 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
 - ``partial``: ``padmods._partial.partial_conv`` (ratio and bias applied in place) against
   ``F.conv2d(x, w) * ratio + b``.
 - ``coord``: ``padmods._coord.coord_conv`` on one image (the coordinate term added into the
-  convolution's output by ``addmm_``) against ``F.conv2d(x, w[:, :C], b) + coord_term(w[:, C:])``.
+  convolution's output by ``addmm_``/``baddbmm_``) against ``F.conv2d(x, w[:, :C], b) + coord_term(w[:, C:])``.
+- ``coord-flat``: ``padmods._coord.coord_conv`` on a batch of small maps, whose coordinate term is
+  one product with a cached flattened factor, against the same layer with the per-axis factors
+  (``CoordFactors.flat`` set to ``None``), the form it takes on large maps.
 
 Both contenders of a row share the input and parameters; their outputs (and, for forward+backward,
 their gradients) are checked with ``torch.testing.assert_close`` before anything is timed. The
@@ -203,6 +206,32 @@ def _coord_pair(shape: Shape) -> Pair:
     )
 
 
+def _coord_flat_pair(shape: Shape) -> Pair:
+    stride, pairs, padding, dilation = _geometry(shape)
+    kernel = (shape.kernel, shape.kernel)
+    channels = shape.in_channels
+
+    def factors(x: Tensor) -> _coord.CoordFactors:
+        sizes = tuple(x.shape[2:])
+        return _coord.coord_factors(sizes, kernel, stride, dilation, pairs, "zeros", x.device, x.dtype)
+
+    def separable(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        per_axis = dataclasses.replace(factors(x), flat=None)
+        out = F.conv2d(x, w[:, :channels], b, stride, padding, dilation)
+        return _coord.add_coord_term_(out, w[:, channels:], per_axis)
+
+    x = _input(shape)
+    return Pair(
+        "coord-flat",
+        shape,
+        x,
+        _params(shape, channels + 2),
+        clever=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros"),
+        simple=separable,
+        taken=lambda: factors(x).flat is not None,
+    )
+
+
 def make_pairs() -> list[Pair]:
     """Every row's contenders, inputs and parameters from seed 0."""
     torch.manual_seed(0)
@@ -217,6 +246,8 @@ def make_pairs() -> list[Pair]:
         _partial_pair(CASES["B"]),
         _coord_pair(CASES["C"]),
         _coord_pair(CASES["A1"]),
+        _coord_flat_pair(CASES["D"]),
+        _coord_flat_pair(CASES["B"]),
     ]
 
 

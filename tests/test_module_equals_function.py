@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import padmods
 import padmods.functional as pf
+from padmods.layers.coord import CoordConvNd
 
 from conftest import assert_same_function
 
@@ -31,9 +32,9 @@ SETTINGS = [
 def twin(layer, x):
     """The function call that ``layer(x)`` stands for, with the layer's parameters."""
     common = (layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation)
-    if isinstance(layer, padmods.CoordConv2d):
+    if isinstance(layer, CoordConvNd):
         return pf.coord_conv(x, *common, with_r=layer.with_r, pad=layer.pad_mode)
-    if isinstance(layer, padmods.PartialConv2d):
+    if layer.border == "partial":
         return pf.partial_conv(x, *common, layer.groups)
     return pf.padded_conv(x, *common, layer.groups, mode=layer.border)
 
@@ -60,6 +61,15 @@ def test_layer_equals_its_function(mode, index):
     assert_same_function(layer(x), twin(layer, x), [x, layer.weight, layer.bias], atol=1e-12)
     unbatched = x[1].detach().requires_grad_()
     assert_same_function(layer(unbatched), twin(layer, unbatched), [unbatched, layer.weight], atol=1e-12)
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+@pytest.mark.parametrize("mode", [*TORCH_MODES, "partial", "coord"])
+def test_1d_and_3d_layers_equal_their_functions(mode, dims):
+    torch.manual_seed(0)
+    layer = padmods.create(mode, 2, 3, 3, dim=dims, stride=2, padding="same", dtype=torch.float64)
+    x = torch.randn(2, 2, *(7, 6, 5)[:dims], dtype=torch.float64, requires_grad=True)
+    assert_same_function(layer(x), twin(layer, x), [x, layer.weight, layer.bias], atol=1e-12)
 
 
 @pytest.mark.parametrize("pad", [*TORCH_MODES, "partial"])

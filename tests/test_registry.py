@@ -66,7 +66,7 @@ def test_register_existing_name_needs_override(clean_registry):
 
 
 def test_register_refuses_non_convolutions(clean_registry):
-    with pytest.raises(TypeError, match="expects a subclass of torch.nn.Conv2d"):
+    with pytest.raises(TypeError, match="expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d"):
         padmods.register("linear")(nn.Linear)
     with pytest.raises(ValueError, match="non-empty string"):
         padmods.register("")
@@ -162,7 +162,7 @@ def test_broken_plugin_warns_and_built_ins_keep_working(tmp_path, monkeypatch, c
     assert "'broken' (padmods_missing_module:Nothing)" in messages[0]
     assert "ModuleNotFoundError" in messages[0]
     assert "'notaconv'" in messages[1]
-    assert "expects a subclass of torch.nn.Conv2d" in messages[1]
+    assert "expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d" in messages[1]
     assert names == sorted([*BUILT_INS, "ones"])
     assert padmods.create("zeros", 1, 1, 3)(torch.zeros(1, 1, 4, 4)).shape == (1, 1, 2, 2)
     with pytest.raises(ValueError, match="unknown padding mode 'broken'"):
@@ -196,3 +196,31 @@ def test_import_does_not_load_plugins(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "lazy"
+
+
+def test_plugin_entry_may_list_one_class_per_dimension(tmp_path, monkeypatch, clean_registry):
+    """An entry point naming a tuple of classes registers each for its own number of axes."""
+    module = PLUGIN_MODULE + textwrap.dedent(
+        """
+
+        class DemoPadConv1d(padmods.PaddedConv1d):
+            @classmethod
+            def pad(cls, input, pairs):
+                ((left, right),) = pairs
+                return F.pad(input, (left, right), value=1.0)
+
+
+        LAYERS = (DemoPadConv1d, DemoPadConv2d)
+        """
+    )
+    install_plugin(tmp_path, "[padmods.modes]\nones = padmods_demo_plugin:LAYERS\n")
+    (tmp_path / "padmods_demo_plugin" / "__init__.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    assert clean_registry.dimensions("ones") == (1, 2)
+    layer = padmods.create("ones", 1, 1, 3, dim=1, padding=1, bias=False)
+    torch.nn.init.ones_(layer.weight)
+    assert layer(torch.zeros(1, 1, 4)).tolist() == [[[1.0, 0.0, 0.0, 1.0]]]
+    with pytest.raises(ValueError, match="padding mode 'ones' has no 3-D layer; it has 1-D, 2-D"):
+        padmods.create("ones", 1, 1, 3, dim=3)
+    sys.modules.pop("padmods_demo_plugin", None)

@@ -1,4 +1,4 @@
-"""padmods: padding modes for convolutional networks, as drop-in replacements for ``nn.Conv2d``.
+"""padmods: padding modes for convolutional networks, as drop-in replacements for ``nn.Conv1d/2d/3d``.
 
 The package namespace holds what a user of the layers and of :func:`convert` needs; the registry's
 extras for plugin authors and tests (:func:`padmods.registry.unregister`,
@@ -10,26 +10,54 @@ from __future__ import annotations
 from padmods import analysis, functional, layers
 from padmods.convert import convert
 from padmods.layers import (
+    CircularPadConv1d,
     CircularPadConv2d,
+    CircularPadConv3d,
+    CoordConv1d,
     CoordConv2d,
+    CoordConv3d,
+    PaddedConv1d,
     PaddedConv2d,
+    PaddedConv3d,
+    PartialConv1d,
     PartialConv2d,
+    PartialConv3d,
+    ReflectPadConv1d,
     ReflectPadConv2d,
+    ReflectPadConv3d,
+    ReplicatePadConv1d,
     ReplicatePadConv2d,
+    ReplicatePadConv3d,
+    ZeroPadConv1d,
     ZeroPadConv2d,
+    ZeroPadConv3d,
 )
 from padmods.registry import available, create, get, register
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CircularPadConv1d",
     "CircularPadConv2d",
+    "CircularPadConv3d",
+    "CoordConv1d",
     "CoordConv2d",
+    "CoordConv3d",
+    "PaddedConv1d",
     "PaddedConv2d",
+    "PaddedConv3d",
+    "PartialConv1d",
     "PartialConv2d",
+    "PartialConv3d",
+    "ReflectPadConv1d",
     "ReflectPadConv2d",
+    "ReflectPadConv3d",
+    "ReplicatePadConv1d",
     "ReplicatePadConv2d",
+    "ReplicatePadConv3d",
+    "ZeroPadConv1d",
     "ZeroPadConv2d",
+    "ZeroPadConv3d",
     "__version__",
     "analysis",
     "available",

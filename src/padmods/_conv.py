@@ -87,8 +87,9 @@ def conv_operands(input: Tensor, pairs: Pairs, mode: str) -> tuple[Tensor, tuple
 
     A symmetric zero border is left to the convolution; any other border is padded explicitly.
     """
-    if all(before == after for before, after in pairs) and (mode == "zeros" or not any(b for b, _ in pairs)):
-        return input, tuple(before for before, _ in pairs)
+    befores, afters = zip(*pairs, strict=True)
+    if befores == afters and (mode == "zeros" or not any(befores)):
+        return input, befores
     return explicit_pad(input, pairs, mode), (0,) * len(pairs)
 
 

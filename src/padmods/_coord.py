@@ -10,6 +10,8 @@ convolution of a coordinate channel separates into one small factor per spatial 
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -26,8 +28,25 @@ __all__ = ["COORD_BORDERS", "add_coord_term_", "coord_conv", "coord_factors", "c
 #: The borders that CoordConv's engine pads with: torch's modes and partial convolution.
 COORD_BORDERS = (*TORCH_PAD_MODES, "partial")
 
-#: einsum letters of the kernel axes and the output axes: up to three spatial axes.
-_KERNEL_LETTERS, _OUTPUT_LETTERS = "abc", "ijk"
+#: Largest flattened factor (``n k_1 ... k_n O_1 ... O_n`` elements, 256 KiB in float32) that
+#: CoordConv keeps: below it the coordinate term is one matrix product with the cached matrix,
+#: above it a few products with the per-axis factors (the ``coord-flat`` rows of
+#: ``python benchmarks/run.py --experiment paths`` measure the two forms against each other).
+FLAT_LIMIT = 1 << 16
+
+
+@dataclass(frozen=True)
+class CoordFactors:
+    """The convolved coordinate channels in factored form, for one geometry, border, device and dtype.
+
+    Attributes:
+        axes: One factor per spatial axis, each ``(n, O_a, k_a)`` (see :func:`coord_factors`).
+        flat: For small maps, their product flattened to ``(n k_1 ... k_n, O_1 ... O_n)``, so that
+            the coordinate term is a single matrix product; ``None`` above :data:`FLAT_LIMIT`.
+    """
+
+    axes: tuple[Tensor, ...]
+    flat: Optional[Tensor]
 
 
 def _axis_coordinates(size: int) -> list[float]:
@@ -62,8 +81,8 @@ def coord_factors(
     mode: str,
     device: torch.device,
     dtype: torch.dtype,
-) -> tuple[Tensor, ...]:
-    r"""One factor per spatial axis of the convolved coordinate channels, each ``(n, O_a, k_a)``.
+) -> CoordFactors:
+    r"""One factor per spatial axis of the convolved coordinate channels.
 
     Tap ``t`` of output ``o`` on axis ``a`` reads the input position that ``mode`` copies there
     (:func:`padmods._geometry.tap_sources`). Coordinate channel ``c`` varies along axis
@@ -71,6 +90,10 @@ def coord_factors(
     reads is :math:`\prod_a F_a[c, o_a, t_a]`, where :math:`F_a[c]` holds the coordinate read
     (0 on a zero border) for :math:`a = a_c` and 1 where the tap lands in the input (0 on a zero
     border) otherwise.
+
+    Returns:
+        ``F_1, ..., F_n``, each of shape ``(n, O_a, k_a)``, and for small maps their flattened
+        product (:class:`CoordFactors`).
     """
     dims = len(sizes)
     factors = []
@@ -82,48 +105,83 @@ def coord_factors(
         per_channel = [values if axis == dims - 1 - c else inside for c in range(dims)]
         with torch.inference_mode(False):  # cached factors must stay usable by autograd later
             factors.append(torch.tensor(per_channel, dtype=torch.float64, device=device).to(dtype))
-    return tuple(factors)
+    axes = tuple(factors)
+    if len(sizes) * math.prod(kernel) * math.prod([f.shape[1] for f in axes]) > FLAT_LIMIT:
+        return CoordFactors(axes, None)
+    with torch.inference_mode(False):
+        return CoordFactors(axes, _flatten(axes))
 
 
-def coord_term(coord_weight: Tensor, factors: tuple[Tensor, ...]) -> Tensor:
+def _flatten(axes: tuple[Tensor, ...]) -> Tensor:
+    """The product of the per-axis factors as one ``(n k_1 ... k_n, O_1 ... O_n)`` matrix."""
+    outputs, taps = "ijk"[: len(axes)], "abc"[: len(axes)]
+    operands = ",".join(f"n{o}{t}" for o, t in zip(outputs, taps, strict=True))
+    product = torch.einsum(f"{operands}->n{taps}{outputs}", *axes)  # 2-D: "nia,njb->nabij"
+    return product.reshape(len(axes) * math.prod([f.shape[2] for f in axes]), -1)
+
+
+def _contract_trailing_axes(coord_weight: Tensor, factors: tuple[Tensor, ...]) -> Tensor:
+    """The weight contracted with the factors of every axis but the first: ``(n, C_out, k_1, O_2 ... O_n)``.
+
+    The last axis is one batched product over the coordinate channels; a middle axis (3-D) one
+    broadcast product. The output axes after the first come back flattened into one.
+    """
+    out_channels, channels, *kernel = coord_weight.shape
+    by_channel = coord_weight.transpose(0, 1)  # (n, C_out, k_1, ..., k_n)
+    if len(kernel) == 1:
+        return by_channel.unsqueeze(-1)
+    last = factors[-1]
+    result = torch.bmm(by_channel.reshape(channels, -1, kernel[-1]), last.transpose(1, 2))
+    rest = last.shape[1]
+    for axis in range(len(kernel) - 2, 0, -1):
+        factor = factors[axis]  # (n, O_axis, k_axis), shared by every output channel and leading tap
+        result = torch.matmul(factor.unsqueeze(1), result.view(channels, -1, kernel[axis], rest))
+        rest *= factor.shape[1]
+    return result.view(channels, out_channels, kernel[0], rest)
+
+
+def _add_products_(target: Tensor, first: Tensor, trailing: Tensor) -> Tensor:
+    """``target += sum_c first[c] @ trailing[c]`` per output channel, in place; ``target`` is ``(C_out, O_1, rest)``."""
+    for channel in range(first.shape[0]):
+        target.baddbmm_(first[channel].expand(target.shape[0], -1, -1), trailing[channel])
+    return target
+
+
+def coord_term(coord_weight: Tensor, factors: CoordFactors) -> Tensor:
     r"""The convolution of the ``n`` coordinate channels with ``coord_weight``, from their factors.
 
     Shape:
         - coord_weight: :math:`(C_{out}, n, k_1, \ldots, k_n)`
         - Output: :math:`(C_{out}, O_1, \ldots, O_n)`
     """
-    return torch.matmul(_contract_leading_axes(coord_weight, factors), _last_factor(factors))
+    out_channels, outputs = coord_weight.shape[0], [f.shape[1] for f in factors.axes]
+    if factors.flat is not None:
+        return torch.mm(coord_weight.reshape(out_channels, -1), factors.flat).view(out_channels, *outputs)
+    trailing = _contract_trailing_axes(coord_weight, factors.axes)
+    first = factors.axes[0]
+    term = torch.matmul(first[0], trailing[0])
+    _add_products_(term, first[1:], trailing[1:])
+    return term.view(out_channels, *outputs)
 
 
-def _contract_leading_axes(coord_weight: Tensor, factors: tuple[Tensor, ...]) -> Tensor:
-    """The weight contracted with every factor but the last: shape ``(C_out, O_1, ..., O_{n-1}, n k_n)``."""
-    dims = len(factors)
-    if dims == 1:
-        return coord_weight.flatten(-2)
-    kernel, outputs = _KERNEL_LETTERS[:dims], _OUTPUT_LETTERS[:dims]
-    operands = ",".join(f"n{outputs[a]}{kernel[a]}" for a in range(dims - 1))
-    spec = f"on{kernel},{operands}->o{outputs[:-1]}n{kernel[-1]}"  # 2-D: "onab,nia->oinb"
-    return torch.einsum(spec, coord_weight, *factors[:-1]).flatten(-2)
-
-
-def _last_factor(factors: tuple[Tensor, ...]) -> Tensor:
-    """The last axis's factor as a ``(n k_n, O_n)`` matrix."""
-    last = factors[-1]
-    return last.transpose(1, 2).reshape(-1, last.shape[1])
-
-
-def add_coord_term_(out: Tensor, coord_weight: Tensor, factors: tuple[Tensor, ...]) -> Tensor:
+def add_coord_term_(out: Tensor, coord_weight: Tensor, factors: CoordFactors) -> Tensor:
     """``out += coord_term(coord_weight, factors)``, broadcast over the batch; returns ``out``.
 
-    For a single contiguous image the last contraction adds straight into ``out`` (``addmm_``), so
-    no output-sized temporary is made; batches add one term shared by every image.
+    For a single contiguous image the products add straight into ``out`` (``addmm_`` or
+    ``baddbmm_``), so no output-sized temporary is made; batches add one term shared by every image.
     """
-    leading = _contract_leading_axes(coord_weight.to(out.dtype), factors)
-    last = _last_factor(factors)
-    if out.shape[0] == 1 and out.is_contiguous():
-        out.view(-1, out.shape[-1]).addmm_(leading.reshape(-1, leading.shape[-1]), last)
+    if coord_weight.dtype != out.dtype:
+        coord_weight = coord_weight.to(out.dtype)
+    if not (out.shape[0] == 1 and out.is_contiguous()):
+        return out.add_(coord_term(coord_weight, factors))
+    out_channels = coord_weight.shape[0]
+    if factors.flat is not None:
+        out.view(out_channels, -1).addmm_(coord_weight.reshape(out_channels, -1), factors.flat)
         return out
-    return out.add_(torch.matmul(leading, last))
+    trailing = _contract_trailing_axes(coord_weight, factors.axes)
+    first = factors.axes[0]
+    _add_products_(out[0].view(out_channels, first.shape[1], -1), first, trailing)
+    return out
 
 
 def _border_conv(

@@ -56,7 +56,7 @@ def resolve_padding(
     :func:`padmods._checks.parse_padding`); ``kernel``, ``stride`` and ``dilation`` have one int per axis.
     """
     if not isinstance(spec, str):
-        return tuple((p, p) for p in spec)
+        return tuple(zip(spec, spec, strict=True))
     return tuple(axis_padding(spec, n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation, strict=True))
 
 

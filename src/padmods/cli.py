@@ -138,11 +138,14 @@ def _first_doc_line(cls: type) -> str:
 def _modes_command(args: argparse.Namespace) -> int:
     rows = []
     for name in padmods.available():
-        cls = padmods.get(name)
-        rows.append((name, f"{cls.__module__}.{cls.__qualname__}", _first_doc_line(cls)))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    for name, qualname, doc in rows:
-        print(f"{name:<{widths[0]}}  {qualname:<{widths[1]}}  {doc}".rstrip())
+        dims = padmods.registry.dimensions(name)
+        cls = padmods.get(name, 2 if 2 in dims else dims[0])
+        rows.append(
+            (name, f"{cls.__module__}.{cls.__qualname__}", " ".join(f"{d}-D" for d in dims), _first_doc_line(cls))
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for name, qualname, dims_text, doc in rows:
+        print(f"{name:<{widths[0]}}  {qualname:<{widths[1]}}  {dims_text:<{widths[2]}}  {doc}".rstrip())
     return 0
 
 

@@ -7,29 +7,40 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
 
-from padmods.registry import get
+from padmods import registry
 
 __all__ = ["convert"]
 
-ConvFilter = Callable[[str, nn.Conv2d], bool]
+ConvFilter = Callable[[str, _ConvNd], bool]
+
+#: The convolutions that convert replaces, by number of spatial axes (transposed ones are not among them).
+_CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
-def _replace_convs(root: nn.Module, make: Callable[[nn.Conv2d], nn.Conv2d], filter: Optional[ConvFilter]) -> nn.Module:
-    """Walk ``root`` and replace each selected ``nn.Conv2d``; return the new root.
+def _dims_of(module: object) -> int:
+    return next((dims for dims, conv in _CONVS.items() if isinstance(module, conv)), 0)
+
+
+def _replace_convs(
+    root: nn.Module,
+    make: Callable[[str, _ConvNd], _ConvNd],
+    wanted: Callable[[str, nn.Module], bool],
+) -> nn.Module:
+    """Walk ``root`` and replace each module that ``wanted(name, module)`` picks; return the new root.
 
     A module shared by several parents is replaced once and stays shared.
     """
-    done: dict[int, nn.Conv2d] = {}
+    done: dict[int, _ConvNd] = {}
     visited: set[int] = set()
 
-    def swap(name: str, conv: nn.Conv2d) -> nn.Conv2d:
+    def swap(name: str, conv: _ConvNd) -> _ConvNd:
         if id(conv) not in done:
-            done[id(conv)] = make(conv)
+            done[id(conv)] = make(name, conv)
         return done[id(conv)]
 
-    def selected(name: str, module: nn.Module) -> bool:
-        return isinstance(module, nn.Conv2d) and (filter is None or filter(name, module))
+    selected = wanted
 
     def visit(module: nn.Module, prefix: str) -> None:
         if id(module) in visited:
@@ -53,28 +64,32 @@ def _replace_convs(root: nn.Module, make: Callable[[nn.Conv2d], nn.Conv2d], filt
 
 def convert(
     model: nn.Module,
-    mode: str | type[nn.Conv2d],
+    mode: str | type[_ConvNd],
     *,
     inplace: bool = False,
     filter: Optional[ConvFilter] = None,
     **kwargs: Any,
 ) -> nn.Module:
-    """Replace every :class:`torch.nn.Conv2d` in ``model`` with the layer of padding mode ``mode``.
+    """Replace every convolution in ``model`` with the layer of padding mode ``mode``.
 
     Works like :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm`: it walks the module tree
     (nested modules, ``Sequential``, ``ModuleList``, ``ModuleDict``), builds each replacement with
     ``from_conv(conv, share_parameters=True)`` and keeps padding amounts, device, dtype,
-    ``requires_grad`` and train/eval state.
-    Subclasses of ``nn.Conv2d`` are replaced too (so a converted model converts again, and
-    converting twice to one mode equals converting once); transposed convolutions and other layers
-    are left alone. A convolution shared by several parents is replaced once and stays shared.
-    The replacement reuses the replaced layer's ``Parameter`` objects wherever the shapes agree, so
-    with ``inplace=True`` an optimizer built on the model keeps working. ``'coord'`` widens the
-    weight by the coordinate channels; their taps start at zero, so a converted model with the same
-    border computes the same function until it is trained.
+    ``requires_grad`` and train/eval state. Every :class:`torch.nn.Conv1d`, ``Conv2d`` and
+    ``Conv3d`` gets the mode's layer of its own dimension (``ReflectPadConv1d`` for a ``Conv1d``);
+    a mode without a layer for some convolution's dimension raises a ``ValueError`` naming it, so
+    leave such convolutions out with ``filter``. A layer class as ``mode`` replaces only the
+    convolutions of its own dimension. Subclasses of the convolutions are replaced too (so a
+    converted model converts again, and converting twice to one mode equals converting once);
+    transposed convolutions and other layers are left alone. A convolution shared by several
+    parents is replaced once and stays shared. The replacement reuses the replaced layer's
+    ``Parameter`` objects wherever the shapes agree, so with ``inplace=True`` an optimizer built on
+    the model keeps working. ``'coord'`` widens the weight by the coordinate channels; their taps
+    start at zero, so a converted model with the same border computes the same function until it is
+    trained.
 
     Args:
-        model: The model; it may itself be an ``nn.Conv2d``.
+        model: The model; it may itself be a convolution.
         mode: A registered mode name or a layer class.
         inplace: Modify ``model`` itself instead of a deep copy. Default: ``False``
         filter: ``filter(qualified_name, conv) -> bool`` picks which convolutions change; the root
@@ -93,16 +108,40 @@ def convert(
         >>> type(model[0]).__name__  # the original is untouched
         'Conv2d'
     """
-    cls = get(mode)
-    if not hasattr(cls, "from_conv"):
-        raise TypeError(f"padding mode {mode!r} ({cls.__name__}) has no from_conv class method to convert with")
+    if isinstance(mode, type):
+        class_dims = _dims_of_class(mode)
+        if not class_dims:
+            raise TypeError(f"convert expects a mode name or a convolution layer class, got {mode!r}")
+    else:
+        class_dims = 0
+        registry.dimensions(mode)  # an unknown name fails here, before any copy
     if not isinstance(model, nn.Module):
         raise TypeError(f"convert expects an nn.Module, got {type(model).__name__}")
     if not inplace:
         model = copy.deepcopy(model)
 
-    def make(conv: nn.Conv2d) -> nn.Conv2d:
-        new: nn.Conv2d = cls.from_conv(conv, share_parameters=True, **kwargs)
+    def wanted(name: str, module: nn.Module) -> bool:
+        dims = _dims_of(module)
+        if not dims or (class_dims and dims != class_dims):
+            return False
+        return filter is None or filter(name, module)  # type: ignore[arg-type]
+
+    def make(name: str, conv: _ConvNd) -> _ConvNd:
+        dims = _dims_of(conv)
+        try:
+            cls = registry.get(mode, dims)
+        except ValueError as error:
+            where = "the model itself" if not name else repr(name)
+            raise ValueError(
+                f"cannot convert {where} ({type(conv).__name__}): {error}; pass filter= to leave it out"
+            ) from None
+        if not hasattr(cls, "from_conv"):
+            raise TypeError(f"padding mode {mode!r} ({cls.__name__}) has no from_conv class method to convert with")
+        new: _ConvNd = cls.from_conv(conv, share_parameters=True, **kwargs)
         return new
 
-    return _replace_convs(model, make, filter)
+    return _replace_convs(model, make, wanted)
+
+
+def _dims_of_class(cls: type) -> int:
+    return next((dims for dims, conv in _CONVS.items() if issubclass(cls, conv)), 0)

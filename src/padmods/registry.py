@@ -1,7 +1,10 @@
-"""The registry of padding modes: names to layer classes, extensible by plugins.
+"""The registry of padding modes: names to layer classes, one per number of spatial axes, extensible by plugins.
 
-Built-in modes register through the same :func:`register` call that users and plugins use.
-Third-party packages add modes through the ``padmods.modes`` entry-point group::
+A mode has one name across dimensions: ``'reflect'`` names :class:`~padmods.ReflectPadConv1d`,
+:class:`~padmods.ReflectPadConv2d` and :class:`~padmods.ReflectPadConv3d`, and ``dim=`` picks one
+(2 by default). Built-in modes register through the same :func:`register` call that users and
+plugins use. Third-party packages add modes through the ``padmods.modes`` entry-point group; an
+entry names one layer class, or a list or tuple of them (one per dimension the plugin offers)::
 
     [project.entry-points."padmods.modes"]
     symmetric = "my_package.layers:SymmetricPadConv2d"
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import types
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
@@ -26,6 +29,7 @@ __all__ = [
     "PluginWarning",
     "available",
     "create",
+    "dimensions",
     "get",
     "modes",
     "register",
@@ -35,11 +39,14 @@ __all__ = [
 #: The entry-point group that plugin packages declare their modes in.
 ENTRY_POINT_GROUP = "padmods.modes"
 
-C = TypeVar("C", bound=type[nn.Conv2d])
+C = TypeVar("C", bound=type[nn.Module])
 
-_modes: dict[str, type[nn.Conv2d]] = {}
-#: Read-only view of the registered modes (entry points not loaded until :func:`available`).
-modes: Mapping[str, type[nn.Conv2d]] = types.MappingProxyType(_modes)
+_CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+_modes: dict[str, Mapping[int, type[nn.Module]]] = {}
+#: Read-only view of the registered modes: name to ``{dim: layer class}`` (entry points not loaded
+#: until :func:`available`).
+modes: Mapping[str, Mapping[int, type[nn.Module]]] = types.MappingProxyType(_modes)
 _entry_points_loaded = False
 
 
@@ -53,22 +60,43 @@ def _check_name(name: object) -> str:
     return name
 
 
-def register(name: str, *, override: bool = False) -> Callable[[C], C]:
-    """Class decorator that registers a padding-aware ``nn.Conv2d`` subclass under ``name``.
+def _dims_of(cls: object) -> int:
+    """1, 2 or 3 for a subclass of ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d``; 0 for anything else."""
+    if isinstance(cls, type):
+        for dims, conv in _CONVS.items():
+            if issubclass(cls, conv):
+                return dims
+    return 0
 
-    Registering the same class twice under one name does nothing; a different class needs
-    ``override=True``.
+
+def _check_dim(dim: object) -> int:
+    if dim not in _CONVS or isinstance(dim, bool):
+        raise ValueError(f"dim must be 1, 2 or 3 (the number of spatial axes), got {dim!r}")
+    return int(dim)
+
+
+def _name_of(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def register(name: str, *, override: bool = False) -> Callable[[C], C]:
+    """Class decorator that registers a padding-aware convolution under ``name``.
+
+    The class is a subclass of :class:`torch.nn.Conv1d`, :class:`~torch.nn.Conv2d` or
+    :class:`~torch.nn.Conv3d`, and is registered for that number of spatial axes: one name holds
+    up to three classes. Registering the same class twice does nothing; a different class for a
+    dimension already taken needs ``override=True``.
 
     Args:
         name: The mode's name, as given to :func:`get`, :func:`create` and :func:`padmods.convert`.
-        override: Replace a class already registered under ``name``.
+        override: Replace a class already registered under ``name`` for the same dimension.
 
     Returns:
         A decorator that registers the class and returns it unchanged.
 
     Raises:
-        ValueError: ``name`` is taken by another class and ``override`` is false.
-        TypeError: The decorated object is not a subclass of :class:`torch.nn.Conv2d`.
+        ValueError: ``name`` is taken by another class of the same dimension and ``override`` is false.
+        TypeError: The decorated object is not a subclass of ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d``.
 
     Examples:
         >>> @padmods.register("my-zeros")
@@ -81,22 +109,27 @@ def register(name: str, *, override: bool = False) -> Callable[[C], C]:
     _check_name(name)
 
     def decorator(cls: C) -> C:
-        if not (isinstance(cls, type) and issubclass(cls, nn.Conv2d)):
-            raise TypeError(f"padmods.register({name!r}) expects a subclass of torch.nn.Conv2d, got {cls!r}")
-        existing = _modes.get(name)
+        dims = _dims_of(cls)
+        if not dims:
+            raise TypeError(
+                f"padmods.register({name!r}) expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d, got {cls!r}"
+            )
+        by_dim = dict(_modes.get(name, {}))
+        existing = by_dim.get(dims)
         if existing is not None and existing is not cls and not override:
             raise ValueError(
-                f"padding mode {name!r} is already registered to {existing.__module__}.{existing.__qualname__}; "
+                f"padding mode {name!r} is already registered to {_name_of(existing)} for {dims}-D; "
                 "pass override=True to replace it"
             )
-        _modes[name] = cls
+        by_dim[dims] = cls
+        _modes[name] = types.MappingProxyType(by_dim)
         return cls
 
     return decorator
 
 
 def unregister(name: str) -> None:
-    """Remove the mode ``name`` from the registry.
+    """Remove the mode ``name`` from the registry, in every dimension.
 
     Raises:
         ValueError: No mode of that name is registered.
@@ -116,9 +149,12 @@ def _load_entry_points() -> None:
         if point.name in _modes:
             continue  # a mode registered in code wins over a plugin of the same name
         try:
-            cls = point.load()
-            register(point.name)(cls)
+            loaded = point.load()
+            classes = list(loaded) if isinstance(loaded, Iterable) and not isinstance(loaded, type) else [loaded]
+            for cls in classes:
+                register(point.name)(cls)
         except Exception as error:
+            _modes.pop(point.name, None)  # all of a plugin's dimensions, or none
             warnings.warn(
                 f"padmods could not load the padding mode plugin {point.name!r} ({point.value}): "
                 f"{type(error).__name__}: {error}",
@@ -127,31 +163,39 @@ def _load_entry_points() -> None:
             )
 
 
-def available() -> list[str]:
+def available(dim: int | None = None) -> list[str]:
     """The sorted names of all padding modes, built-in and from plugins.
+
+    Args:
+        dim: Only the modes that have a layer with this many spatial axes. Default: all modes.
 
     Examples:
         >>> padmods.available()[:4]
         ['circular', 'coord', 'partial', 'reflect']
     """
     _load_entry_points()
-    return sorted(_modes)
+    if dim is None:
+        return sorted(_modes)
+    dim = _check_dim(dim)
+    return sorted(name for name, by_dim in _modes.items() if dim in by_dim)
 
 
-def get(name: str | type[nn.Conv2d]) -> type[nn.Conv2d]:
-    """The layer class of the padding mode ``name``; a class is passed straight through.
+def dimensions(name: str) -> tuple[int, ...]:
+    """The numbers of spatial axes that the mode ``name`` has layers for, e.g. ``(1, 2, 3)``.
 
     Raises:
-        ValueError: No mode of that name exists; the message lists the available ones.
+        ValueError: No mode of that name exists.
 
     Examples:
-        >>> padmods.get("reflect")
-        <class 'padmods.ReflectPadConv2d'>
+        >>> padmods.registry.dimensions("reflect")
+        (1, 2, 3)
     """
-    if isinstance(name, type) and issubclass(name, nn.Conv2d):
-        return name
+    return tuple(sorted(_lookup(name)))
+
+
+def _lookup(name: str) -> Mapping[int, type[nn.Module]]:
     if not isinstance(name, str):
-        raise TypeError(f"a padding mode is a name or an nn.Conv2d subclass, got {name!r}")
+        raise TypeError(f"a padding mode is a name or a convolution layer class, got {name!r}")
     if name not in _modes:
         _load_entry_points()
     try:
@@ -160,9 +204,36 @@ def get(name: str | type[nn.Conv2d]) -> type[nn.Conv2d]:
         raise ValueError(f"unknown padding mode {name!r}; available modes: {', '.join(available())}") from None
 
 
+def get(name: str | type[nn.Module], dim: int = 2) -> type[nn.Module]:
+    """The layer class of the padding mode ``name`` for ``dim`` spatial axes; a class is passed straight through.
+
+    Args:
+        name: A registered mode name, or a layer class.
+        dim: Number of spatial axes: 1 (``nn.Conv1d``), 2 (``nn.Conv2d``) or 3 (``nn.Conv3d``). Default: 2
+
+    Raises:
+        ValueError: No mode of that name exists (the message lists the available ones), or it has no
+            layer for ``dim`` axes (the message lists the dimensions it has).
+
+    Examples:
+        >>> padmods.get("reflect")
+        <class 'padmods.ReflectPadConv2d'>
+        >>> padmods.get("partial", dim=3)
+        <class 'padmods.PartialConv3d'>
+    """
+    if isinstance(name, type) and _dims_of(name):
+        return name
+    dim = _check_dim(dim)
+    by_dim = _lookup(name)  # type: ignore[arg-type]
+    if dim not in by_dim:
+        has = ", ".join(f"{d}-D" for d in sorted(by_dim))
+        raise ValueError(f"padding mode {name!r} has no {dim}-D layer; it has {has}")
+    return by_dim[dim]
+
+
 def create(
-    name: str | type[nn.Conv2d], in_channels: int, out_channels: int, kernel_size: Any, **kwargs: Any
-) -> nn.Conv2d:
+    name: str | type[nn.Module], in_channels: int, out_channels: int, kernel_size: Any, *, dim: int = 2, **kwargs: Any
+) -> nn.Module:
     """Build a layer of the padding mode ``name``.
 
     Args:
@@ -170,10 +241,13 @@ def create(
         in_channels: Number of input channels.
         out_channels: Number of output channels.
         kernel_size: Size of the kernel.
+        dim: Number of spatial axes: 1, 2 or 3. Ignored when ``name`` is a class. Default: 2
         **kwargs: Any other constructor argument of the mode's class (``stride``, ``padding``, ...).
 
     Examples:
         >>> padmods.create("circular", 3, 8, 3, padding="same")
         CircularPadConv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=same)
+        >>> padmods.create("partial", 1, 4, 5, dim=1)
+        PartialConv1d(1, 4, kernel_size=(5,), stride=(1,))
     """
-    return get(name)(in_channels, out_channels, kernel_size, **kwargs)
+    return get(name, dim)(in_channels, out_channels, kernel_size, **kwargs)

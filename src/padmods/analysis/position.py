@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -204,7 +204,7 @@ def position_leak(
         raise ValueError(
             f"position_leak sets {', '.join(reserved)} itself; got {reserved[0]}={layer_kwargs[reserved[0]]!r}"
         )
-    cls = get(mode)
+    cls = cast(type[nn.Conv2d], get(mode, 2))
 
     generator = torch.Generator(device="cpu").manual_seed(seed)
     pixels = size * size

@@ -1,4 +1,4 @@
-"""The base class of padding-aware convolutions: an ``nn.Conv2d`` whose class decides the border."""
+"""The base classes of padding-aware convolutions: ``nn.Conv1d``/``2d``/``3d`` whose class decides the border."""
 
 from __future__ import annotations
 
@@ -6,70 +6,97 @@ from typing import Any, ClassVar, Optional, TypeVar
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
 from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad, torch_mode_conv
 from padmods._partial import partial_conv
-from padmods._typing import IntOrPair, PaddingArg, Pairs
+from padmods._typing import IntOrTuple, PaddingArg, Pairs
 
-__all__ = ["PaddedConv2d"]
+__all__ = ["PaddedConv1d", "PaddedConv2d", "PaddedConv3d", "PaddedConvNd", "spatial_dims"]
 
-SelfLayer = TypeVar("SelfLayer", bound="PaddedConv2d")
+SelfLayer = TypeVar("SelfLayer", bound="PaddedConvNd")
+
+#: torch's convolution class for each number of spatial axes.
+TORCH_CONVS: dict[int, type[_ConvNd]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+
+def spatial_dims(cls: type) -> int:
+    """How many spatial axes a convolution class works on: 1, 2 or 3 (0 for anything else)."""
+    for dims, torch_conv in TORCH_CONVS.items():
+        if issubclass(cls, torch_conv):
+            return dims
+    return 0
+
 
 #: Argument text shared by every layer's docstring, written once as torch's ``convolution_notes``.
 CONV_ARGS = """in_channels: Number of channels in the input image.
         out_channels: Number of channels produced by the convolution.
         kernel_size: Size of the convolving kernel.
         stride: Stride of the convolution. Default: 1
-        padding: Padding added to all four sides: an int, a pair ``(height, width)``, ``'valid'`` or
-            ``'same'``. ``'same'`` works for every kernel size, dilation and stride and follows
-            TensorFlow's rule: the output has :math:`\\lceil H_{in} / s \\rceil` rows (likewise for
-            columns), and when the needed padding is odd the extra pixel goes to the bottom/right.
-            With stride 1 this is PyTorch's own ``'same'``. Default: 0
+        padding: Padding added to both sides of every spatial axis: an int, one int per axis (e.g.
+            ``(height, width)``), ``'valid'`` or ``'same'``. ``'same'`` works for every kernel
+            size, dilation and stride and follows TensorFlow's rule: the output has
+            :math:`\\lceil n / s \\rceil` elements along an axis of :math:`n`, and when the needed
+            padding is odd the extra element goes after (bottom/right). With stride 1 this is
+            PyTorch's own ``'same'``. Default: 0
         dilation: Spacing between kernel elements. Default: 1
         groups: Number of blocked connections from input channels to output channels. Default: 1
         bias: If ``True``, adds a learnable bias to the output. Default: ``True``
         device: Device of the parameters. Default: ``None``
         dtype: Floating dtype of the parameters. Default: ``None``"""
 
-SHAPE = """Input: :math:`(N, C_{in}, H_{in}, W_{in})` or :math:`(C_{in}, H_{in}, W_{in})`
+#: The ``Shape`` section of a layer with 1, 2 or 3 spatial axes.
+SHAPES = {
+    1: """Input: :math:`(N, C_{in}, L_{in})` or :math:`(C_{in}, L_{in})`
+        Output: :math:`(N, C_{out}, L_{out})` or :math:`(C_{out}, L_{out})`, where
+
+        .. math::
+            L_{out} = \\left\\lfloor \\frac{L_{in} + p_{before} + p_{after} - d (k - 1) - 1}{s} \\right\\rfloor + 1
+
+        always the output shape of :class:`torch.nn.Conv1d` with the same arguments (and
+        :math:`\\lceil L_{in} / s \\rceil` for ``'same'``).""",
+    2: """Input: :math:`(N, C_{in}, H_{in}, W_{in})` or :math:`(C_{in}, H_{in}, W_{in})`
         Output: :math:`(N, C_{out}, H_{out}, W_{out})` or :math:`(C_{out}, H_{out}, W_{out})`, where
 
         .. math::
             H_{out} = \\left\\lfloor \\frac{H_{in} + p_{top} + p_{bottom} - d_0 (k_0 - 1) - 1}{s_0} \\right\\rfloor + 1
 
         and likewise for :math:`W_{out}`: always the output shape of :class:`torch.nn.Conv2d` with the
-        same arguments (and :math:`\\lceil H_{in} / s_0 \\rceil` for ``'same'``)."""
+        same arguments (and :math:`\\lceil H_{in} / s_0 \\rceil` for ``'same'``).""",
+    3: """Input: :math:`(N, C_{in}, D_{in}, H_{in}, W_{in})` or :math:`(C_{in}, D_{in}, H_{in}, W_{in})`
+        Output: :math:`(N, C_{out}, D_{out}, H_{out}, W_{out})` or :math:`(C_{out}, D_{out}, H_{out}, W_{out})`,
+        where
 
-ATTRIBUTES = """weight (Tensor): Learnable weights of shape
-            :math:`(C_{out}, C_{in} / groups, k_0, k_1)`, initialised as in :class:`torch.nn.Conv2d`.
-        bias (Tensor): Learnable bias of shape :math:`(C_{out})`, initialised as in
-            :class:`torch.nn.Conv2d`."""
+        .. math::
+            D_{out} = \\left\\lfloor \\frac{D_{in} + p_{front} + p_{back} - d_0 (k_0 - 1) - 1}{s_0} \\right\\rfloor + 1
+
+        and likewise for :math:`H_{out}` and :math:`W_{out}`: always the output shape of
+        :class:`torch.nn.Conv3d` with the same arguments (and :math:`\\lceil D_{in} / s_0 \\rceil` for ``'same'``).""",
+}
+
+_KERNEL_AXES = {1: "k", 2: "k_0, k_1", 3: "k_0, k_1, k_2"}
+
+#: The ``Attributes`` section of a layer with 1, 2 or 3 spatial axes.
+ATTRIBUTES = {
+    dims: f"""weight (Tensor): Learnable weights of shape
+            :math:`(C_{{out}}, C_{{in}} / groups, {_KERNEL_AXES[dims]})`, initialised as in
+            :class:`torch.nn.{conv}`.
+        bias (Tensor): Learnable bias of shape :math:`(C_{{out}})`, initialised as in
+            :class:`torch.nn.{conv}`."""
+    for dims, conv in ((1, "Conv1d"), (2, "Conv2d"), (3, "Conv3d"))
+}
 
 
-class PaddedConv2d(nn.Conv2d):
-    """Base class of the padmods layers: an :class:`torch.nn.Conv2d` whose class decides the border.
+class PaddedConvNd(_ConvNd):
+    """What every padmods layer shares, whatever its number of spatial axes (see :class:`PaddedConv2d`).
 
-    A subclass takes exactly the constructor arguments of :class:`torch.nn.Conv2d` except
-    ``padding_mode``, keeps its parameters (``weight``, ``bias``) and output shape, and changes only
-    what the convolution sees beyond the border. The built-in layers name their border in the
-    class attribute :attr:`border`; a mode of your own implements one of two class methods instead:
-
-    - :meth:`pad`, which pads a 4-D input explicitly; the convolution then runs with padding 0;
-    - :meth:`padded_conv`, the whole convolution, for modes that are more than a padding.
-
-    Both receive the padding already resolved to one ``(before, after)`` pair per spatial axis, so
-    ``'same'`` and strides are handled once, here.
-
-    Args:
-        {args}
-
-    Shape:
-        {shape}
-
-    Attributes:
-        {attributes}
+    It comes first among the bases of :class:`PaddedConv1d`, :class:`PaddedConv2d` and
+    :class:`PaddedConv3d`, before ``nn.Conv1d``/``2d``/``3d``, whose constructor and parameters it uses.
     """
+
+    #: Number of spatial axes: 1, 2 or 3, set by :class:`PaddedConv1d`, ``2d`` and ``3d``.
+    _spatial_dims: ClassVar[int] = 2
 
     #: The border of padmods' engine that this class pads with: ``'zeros'``, ``'reflect'``,
     #: ``'replicate'``, ``'circular'`` or ``'partial'``; ``None`` for a class that implements
@@ -77,13 +104,13 @@ class PaddedConv2d(nn.Conv2d):
     border: ClassVar[Optional[str]] = None
 
     #: The border the engine runs for this class: :attr:`border`, unless this class or a parent
-    #: below :class:`PaddedConv2d` overrides :meth:`pad` or :meth:`padded_conv` (then ``None``, and
+    #: below :class:`PaddedConvNd` overrides :meth:`pad` or :meth:`padded_conv` (then ``None``, and
     #: the overriding method runs, so a subclass never gets a border it changed).
     _engine_border: ClassVar[Optional[str]] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        below_base = cls.__mro__[: cls.__mro__.index(PaddedConv2d)]
+        below_base = cls.__mro__[: cls.__mro__.index(PaddedConvNd)]
         overrides = any("pad" in klass.__dict__ or "padded_conv" in klass.__dict__ for klass in below_base)
         cls._engine_border = None if overrides else cls.border
 
@@ -91,32 +118,34 @@ class PaddedConv2d(nn.Conv2d):
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: IntOrPair,
-        stride: IntOrPair = 1,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
         padding: PaddingArg = 0,
-        dilation: IntOrPair = 1,
+        dilation: IntOrTuple = 1,
         groups: int = 1,
         bias: bool = True,
         device: Optional[torch.device | str] = None,
         dtype: Optional[torch.dtype] = None,
     ) -> None:
+        dims = self._spatial_dims
         _checks.check_count("in_channels", in_channels)
         _checks.check_count("out_channels", out_channels)
         _checks.check_count("groups", groups)
-        kernel = _checks.as_tuple("kernel_size", kernel_size, 2)
-        strides = _checks.as_tuple("stride", stride, 2)
-        dilations = _checks.as_tuple("dilation", dilation, 2)
-        spec = _checks.parse_padding(padding, 2)
-        super().__init__(
+        kernel = _checks.as_tuple("kernel_size", kernel_size, dims)
+        strides = _checks.as_tuple("stride", stride, dims)
+        dilations = _checks.as_tuple("dilation", dilation, dims)
+        spec = _checks.parse_padding(padding, dims)
+        torch_init: Any = super().__init__  # the constructor of nn.Conv1d, nn.Conv2d or nn.Conv3d
+        torch_init(
             in_channels,
             out_channels,
-            kernel,  # type: ignore[arg-type]
-            strides,  # type: ignore[arg-type]
-            0 if isinstance(spec, str) else spec,  # type: ignore[arg-type]
-            dilations,  # type: ignore[arg-type]
+            kernel,
+            strides,
+            0 if isinstance(spec, str) else spec,
+            dilations,
             groups,
             bias,
-            self.border if self.border in TORCH_PAD_MODES else "zeros",  # type: ignore[arg-type]
+            self.border if self.border in TORCH_PAD_MODES else "zeros",
             device,
             dtype,
         )
@@ -126,14 +155,14 @@ class PaddedConv2d(nn.Conv2d):
     # ---- what subclasses implement -------------------------------------------------------------
     @classmethod
     def pad(cls, input: Tensor, pairs: Pairs) -> Tensor:
-        """Pad a 4-D ``input`` by ``pairs``, one ``(before, after)`` per spatial axis, top to last.
+        """Pad a batched ``input`` by ``pairs``, one ``(before, after)`` per spatial axis, in axis order.
 
         Args:
-            input: Tensor of shape :math:`(N, C, H, W)`.
-            pairs: ``((top, bottom), (left, right))``.
+            input: Tensor of shape :math:`(N, C, *)`, e.g. :math:`(N, C, H, W)` for a 2-D layer.
+            pairs: One pair per spatial axis, e.g. ``((top, bottom), (left, right))``.
 
         Returns:
-            The padded tensor, of shape :math:`(N, C, H + top + bottom, W + left + right)`.
+            The padded tensor, e.g. of shape :math:`(N, C, H + top + bottom, W + left + right)`.
         """
         if cls.border in TORCH_PAD_MODES:
             return explicit_pad(input, pairs, cls.border)
@@ -152,7 +181,7 @@ class PaddedConv2d(nn.Conv2d):
         dilation: tuple[int, ...],
         groups: int,
     ) -> Tensor:
-        """The convolution of a checked 4-D ``input`` over this mode's border.
+        """The convolution of a checked, batched ``input`` over this mode's border.
 
         The built-in borders run padmods' engine; any other class pads with :meth:`pad` and
         convolves with padding 0.
@@ -170,9 +199,9 @@ class PaddedConv2d(nn.Conv2d):
         if cls.border is not None:
             _checks.check_padding_fits(cls.border, pairs, sizes, where)
 
-    # ---- the nn.Conv2d hook --------------------------------------------------------------------
+    # ---- the hook of nn.Conv1d, nn.Conv2d and nn.Conv3d ------------------------------------------
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
-        dims = len(self.kernel_size)
+        dims = self._spatial_dims
         _checks.check_conv_input(input, self.in_channels, dims, self)
         if input.dim() == dims + 1:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
@@ -185,13 +214,13 @@ class PaddedConv2d(nn.Conv2d):
         return self.padded_conv(input, weight, bias, self.stride, pairs, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
-        """The settings that differ from the defaults, as :class:`torch.nn.Conv2d` prints them."""
+        """The settings that differ from the defaults, as torch's convolutions print them."""
         text = super().extra_repr()
         return text.replace(f", padding_mode={self.padding_mode}", "")
 
     # ---- conversion ----------------------------------------------------------------------------
     @classmethod
-    def from_conv(cls: type[SelfLayer], conv: nn.Conv2d, *, share_parameters: bool = False, **kwargs: Any) -> SelfLayer:
+    def from_conv(cls: type[SelfLayer], conv: _ConvNd, *, share_parameters: bool = False, **kwargs: Any) -> SelfLayer:
         """A new layer with the settings and parameters of ``conv``.
 
         By default the parameters are copied: the layer shares no storage with ``conv``. With
@@ -201,12 +230,13 @@ class PaddedConv2d(nn.Conv2d):
         state of ``conv``. ``conv.padding_mode`` is not carried over: the class is the mode.
 
         Args:
-            conv: Any :class:`torch.nn.Conv2d`, padmods layers included.
+            conv: Any convolution of the layer's number of axes (:class:`torch.nn.Conv2d` for a 2-D
+                layer), padmods layers included.
             share_parameters: Reuse the ``Parameter`` objects of ``conv`` instead of copies.
             **kwargs: Extra constructor arguments of ``cls`` (e.g. ``with_r`` for CoordConv).
 
         Raises:
-            TypeError: ``conv`` is not an :class:`torch.nn.Conv2d`.
+            TypeError: ``conv`` is not a convolution with as many spatial axes as the layer.
             ValueError: The weights of ``conv`` cannot be mapped onto ``cls``.
 
         Examples:
@@ -215,15 +245,18 @@ class PaddedConv2d(nn.Conv2d):
             >>> torch.equal(layer.weight, conv.weight), layer.weight is conv.weight
             (True, False)
         """
-        if not isinstance(conv, nn.Conv2d):
-            raise TypeError(f"{cls.__name__}.from_conv expects a torch.nn.Conv2d, got {type(conv).__name__}")
+        expected = TORCH_CONVS[cls._spatial_dims]
+        if not isinstance(conv, expected):
+            raise TypeError(
+                f"{cls.__name__}.from_conv expects a torch.nn.{expected.__name__}, got {type(conv).__name__}"
+            )
         layer = cls(
             conv.in_channels,
             conv.out_channels,
-            conv.kernel_size,  # type: ignore[arg-type]
-            conv.stride,  # type: ignore[arg-type]
+            conv.kernel_size,
+            conv.stride,
             conv.padding,
-            conv.dilation,  # type: ignore[arg-type]
+            conv.dilation,
             conv.groups,
             bias=conv.bias is not None,
             device=conv.weight.device,
@@ -241,7 +274,7 @@ class PaddedConv2d(nn.Conv2d):
             getattr(layer, name).requires_grad_(source.requires_grad)
         return layer.train(conv.training)
 
-    def _copy_parameter(self, name: str, conv: nn.Conv2d) -> None:
+    def _copy_parameter(self, name: str, conv: _ConvNd) -> None:
         """Copy ``conv``'s parameter ``name`` into this layer's (under ``torch.no_grad()``)."""
         source, target = getattr(conv, name), getattr(self, name)
         if source.shape != target.shape:
@@ -252,13 +285,76 @@ class PaddedConv2d(nn.Conv2d):
         target.copy_(source)
 
 
-def format_doc(cls: type) -> type:
-    """Place the shared argument, shape and attribute text into a layer docstring."""
+def format_doc(cls: type[PaddedConvNd]) -> type[PaddedConvNd]:
+    """Place the shared argument, shape and attribute text for the class's axes into its docstring."""
+    dims = cls._spatial_dims
     doc = cls.__doc__ or ""
-    for key, text in (("{args}", CONV_ARGS), ("{shape}", SHAPE), ("{attributes}", ATTRIBUTES)):
+    for key, text in (("{args}", CONV_ARGS), ("{shape}", SHAPES[dims]), ("{attributes}", ATTRIBUTES[dims])):
         doc = doc.replace(key, text)
     cls.__doc__ = doc
     return cls
 
 
-format_doc(PaddedConv2d)
+class PaddedConv1d(PaddedConvNd, nn.Conv1d):
+    """Base class of the 1-D padmods layers: :class:`PaddedConv2d` for :class:`torch.nn.Conv1d`.
+
+    Args:
+        {args}
+
+    Shape:
+        {shape}
+
+    Attributes:
+        {attributes}
+    """
+
+    _spatial_dims = 1
+
+
+class PaddedConv2d(PaddedConvNd, nn.Conv2d):
+    """Base class of the 2-D padmods layers: an :class:`torch.nn.Conv2d` whose class decides the border.
+
+    A subclass takes exactly the constructor arguments of :class:`torch.nn.Conv2d` except
+    ``padding_mode``, keeps its parameters (``weight``, ``bias``) and output shape, and changes only
+    what the convolution sees beyond the border. The built-in layers name their border in the
+    class attribute :attr:`border`; a mode of your own implements one of two class methods instead:
+
+    - :meth:`pad`, which pads a batched input explicitly; the convolution then runs with padding 0;
+    - :meth:`padded_conv`, the whole convolution, for modes that are more than a padding.
+
+    Both receive the padding already resolved to one ``(before, after)`` pair per spatial axis, so
+    ``'same'`` and strides are handled once, here. :class:`PaddedConv1d` and :class:`PaddedConv3d`
+    are the same for :class:`torch.nn.Conv1d` and :class:`torch.nn.Conv3d`.
+
+    Args:
+        {args}
+
+    Shape:
+        {shape}
+
+    Attributes:
+        {attributes}
+    """
+
+    _spatial_dims = 2
+
+
+class PaddedConv3d(PaddedConvNd, nn.Conv3d):
+    """Base class of the 3-D padmods layers: :class:`PaddedConv2d` for :class:`torch.nn.Conv3d`.
+
+    Args:
+        {args}
+
+    Shape:
+        {shape}
+
+    Attributes:
+        {attributes}
+    """
+
+    _spatial_dims = 3
+
+
+for _base in (PaddedConv1d, PaddedConv2d, PaddedConv3d):
+    format_doc(_base)
+del _base

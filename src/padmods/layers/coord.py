@@ -5,21 +5,148 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
+from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks
 from padmods._coord import COORD_BORDERS, coord_conv, coord_image
-from padmods._typing import IntOrPair, PaddingArg, Pairs
-from padmods.layers.base import PaddedConv2d, format_doc
+from padmods._typing import IntOrTuple, PaddingArg, Pairs
+from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d, PaddedConvNd, format_doc
 from padmods.registry import get, register
 
-__all__ = ["CoordConv2d"]
+__all__ = ["CoordConv1d", "CoordConv2d", "CoordConv3d", "CoordConvNd"]
+
+
+class CoordConvNd(PaddedConvNd):
+    """What CoordConv shares in 1, 2 and 3 dimensions (see :class:`CoordConv2d`)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: PaddingArg = 0,
+        dilation: IntOrTuple = 1,
+        groups: int = 1,
+        bias: bool = True,
+        device: Optional[torch.device | str] = None,
+        dtype: Optional[torch.dtype] = None,
+        *,
+        with_r: bool = False,
+        pad: str = "zeros",
+    ) -> None:
+        _checks.check_count("in_channels", in_channels)  # checked before the coordinate channels are added
+        if groups != 1:
+            raise ValueError(f"{type(self).__name__} supports groups=1 only, got groups={groups}")
+        self.with_r = bool(with_r)
+        self.pad_mode = pad
+        self._resolve_pad()
+        super().__init__(
+            in_channels + self.coord_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            device,
+            dtype,
+        )
+        self.in_channels = in_channels
+
+    @property
+    def coord_channels(self) -> int:
+        """Number of coordinate channels: one per spatial axis, and one more with ``with_r``."""
+        return self._spatial_dims + (1 if self.with_r else 0)
+
+    def _resolve_pad(self) -> None:
+        """Look up the layer class of ``pad_mode`` once, and the engine border it stands for."""
+        pad_cls = get(self.pad_mode, self._spatial_dims)
+        if not issubclass(pad_cls, PaddedConvNd) or issubclass(pad_cls, CoordConvNd):
+            raise ValueError(
+                f"{type(self).__name__} pads with a padmods mode other than 'coord', "
+                f"got pad={self.pad_mode!r} ({pad_cls.__name__})"
+            )
+        self._pad_layer: type[PaddedConvNd] = pad_cls
+        border = pad_cls._engine_border
+        self._pad_border = border if border in COORD_BORDERS else None
+
+    def check_padding(self, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:  # type: ignore[override]
+        """Raise a ``ValueError`` naming ``where`` if the ``pad`` mode cannot pad an input of ``sizes``."""
+        self._pad_layer.check_padding(pairs, sizes, where)
+
+    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
+        if self._pad_border is not None:
+            return coord_conv(input, weight, bias, self.stride, pairs, self.dilation, self.with_r, self._pad_border)
+        # a border of a plugin class: its own convolution of the input and of the coordinate image
+        pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
+        out = pad_conv(input, weight[:, :channels], bias, self.stride, pairs, self.dilation, 1)
+        coords = coord_image(tuple(input.shape[2:]), self.with_r, input.device, input.dtype).unsqueeze(0)
+        return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
+
+    def extra_repr(self) -> str:
+        """The settings that differ from the defaults, ``with_r`` and ``pad`` included."""
+        text = super().extra_repr()
+        extras = [f"with_r={self.with_r}"] if self.with_r else []
+        extras += [f"pad={self.pad_mode!r}"] if self.pad_mode != "zeros" else []
+        return ", ".join([text, *extras])
+
+    @classmethod
+    def from_conv(cls, conv: _ConvNd, **kwargs: Any) -> CoordConvNd:
+        """A CoordConv with the settings and weights of ``conv``; new coordinate taps start at zero.
+
+        With zero coordinate taps the layer computes exactly what ``conv`` computed (for the same
+        border mode), so a converted model starts from the original function. A CoordConv source
+        keeps its ``with_r`` and ``pad`` unless they are given.
+
+        Args:
+            conv: Any convolution with as many spatial axes (:class:`torch.nn.Conv2d` for
+                :class:`CoordConv2d`).
+            **kwargs: ``share_parameters``, ``with_r`` and ``pad``.
+        """
+        if isinstance(conv, CoordConvNd):
+            kwargs.setdefault("with_r", conv.with_r)
+            kwargs.setdefault("pad", conv.pad_mode)
+        return super().from_conv(conv, **kwargs)
+
+    def _copy_parameter(self, name: str, conv: _ConvNd) -> None:
+        """Copy a parameter of ``conv``; a weight without coordinate taps gets zero ones."""
+        source = getattr(conv, name)
+        if name != "weight" or source.shape == self.weight.shape:
+            return super()._copy_parameter(name, conv)
+        if source.shape[1] != self.in_channels or source.shape[2:] != self.weight.shape[2:]:
+            raise ValueError(
+                f"cannot copy the weight of {type(conv).__name__} (shape {tuple(source.shape)}) into "
+                f"{type(self).__name__} (shape {tuple(self.weight.shape)})"
+            )
+        self.weight.zero_()
+        self.weight[:, : self.in_channels].copy_(source)
+        return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state = dict(state)
+        state.pop("_pad_layer", None)  # looked up again by name when unpickled
+        state.pop("_pad_border", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("with_r", False)
+        self.__dict__.setdefault("pad_mode", "zeros")
+        self._resolve_pad()
 
 
 @register("coord")
 @format_doc
-class CoordConv2d(PaddedConv2d):
+class CoordConv2d(CoordConvNd, PaddedConv2d):
     r"""2D convolution over the input with coordinate channels appended (CoordConv).
+
+    :class:`CoordConv1d` and :class:`CoordConv3d` are the same for 1-D inputs (one channel,
+    :math:`x`) and 3-D inputs (three, :math:`x, y, z`, with :math:`z` along the depth; the radius
+    channel is then :math:`\sqrt{x^2 + y^2 + z^2} / \sqrt{3}`).
 
     Liu et al., 2018 (arXiv:1807.03247). The layer convolves
     ``cat([input, coord_channels(H, W)], dim=1)``: channel :math:`x` varies along the width and
@@ -62,119 +189,62 @@ class CoordConv2d(PaddedConv2d):
         torch.Size([2, 8, 6, 6])
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: IntOrPair,
-        stride: IntOrPair = 1,
-        padding: PaddingArg = 0,
-        dilation: IntOrPair = 1,
-        groups: int = 1,
-        bias: bool = True,
-        device: Optional[torch.device | str] = None,
-        dtype: Optional[torch.dtype] = None,
-        *,
-        with_r: bool = False,
-        pad: str = "zeros",
-    ) -> None:
-        _checks.check_count("in_channels", in_channels)  # checked before the coordinate channels are added
-        if groups != 1:
-            raise ValueError(f"CoordConv2d supports groups=1 only, got groups={groups}")
-        self.with_r = bool(with_r)
-        self.pad_mode = pad
-        self._resolve_pad()
-        super().__init__(
-            in_channels + self.coord_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            device,
-            dtype,
-        )
-        self.in_channels = in_channels
 
-    @property
-    def coord_channels(self) -> int:
-        """Number of coordinate channels: 2, or 3 with ``with_r``."""
-        return 3 if self.with_r else 2
+@register("coord")
+@format_doc
+class CoordConv1d(CoordConvNd, PaddedConv1d):
+    r"""1D convolution over the input with a coordinate channel appended (CoordConv).
 
-    def _resolve_pad(self) -> None:
-        """Look up the layer class of ``pad_mode`` once, and the engine border it stands for."""
-        pad_cls = get(self.pad_mode)
-        if not issubclass(pad_cls, PaddedConv2d) or issubclass(pad_cls, CoordConv2d):
-            raise ValueError(
-                f"CoordConv2d pads with a padmods mode other than 'coord', "
-                f"got pad={self.pad_mode!r} ({pad_cls.__name__})"
-            )
-        self._pad_layer: type[PaddedConv2d] = pad_cls
-        border = pad_cls._engine_border
-        self._pad_border = border if border in COORD_BORDERS else None
+    The 1D version of :class:`CoordConv2d` (:class:`torch.nn.Conv1d`): one channel :math:`x`, from
+    -1 to 1 along the length, and with ``with_r`` the radius :math:`|x|`.
 
-    def check_padding(self, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:  # type: ignore[override]
-        """Raise a ``ValueError`` naming ``where`` if the ``pad`` mode cannot pad an input of ``sizes``."""
-        self._pad_layer.check_padding(pairs, sizes, where)
+    Args:
+        {args}
+        with_r: Append the radius channel as well. Default: ``False``
+        pad: Name of the registered mode that pads the border (any mode but ``'coord'``).
+            Default: ``'zeros'``
 
-    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
-        if self._pad_border is not None:
-            return coord_conv(input, weight, bias, self.stride, pairs, self.dilation, self.with_r, self._pad_border)
-        # a border of a plugin class: its own convolution of the input and of the coordinate image
-        pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
-        out = pad_conv(input, weight[:, :channels], bias, self.stride, pairs, self.dilation, 1)
-        coords = coord_image(tuple(input.shape[2:]), self.with_r, input.device, input.dtype).unsqueeze(0)
-        return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
+    Shape:
+        {shape}
 
-    def extra_repr(self) -> str:
-        """The settings that differ from the defaults, ``with_r`` and ``pad`` included."""
-        text = super().extra_repr()
-        extras = [f"with_r={self.with_r}"] if self.with_r else []
-        extras += [f"pad={self.pad_mode!r}"] if self.pad_mode != "zeros" else []
-        return ", ".join([text, *extras])
+    Attributes:
+        weight (Tensor): Learnable weights of shape :math:`(C_{out}, C_{in} + 1, k)`, or
+            :math:`C_{in} + 2` with ``with_r``; the coordinate taps come last.
+        bias (Tensor): Learnable bias of shape :math:`(C_{out})`.
 
-    @classmethod
-    def from_conv(cls, conv: nn.Conv2d, **kwargs: Any) -> CoordConv2d:
-        """A CoordConv with the settings and weights of ``conv``; new coordinate taps start at zero.
+    Examples:
+        >>> conv = padmods.CoordConv1d(2, 4, 3, padding=1)
+        >>> conv.weight.shape
+        torch.Size([4, 3, 3])
+    """
 
-        With zero coordinate taps the layer computes exactly what ``conv`` computed (for the same
-        border mode), so a converted model starts from the original function. A ``CoordConv2d``
-        source keeps its ``with_r`` and ``pad`` unless they are given.
 
-        Args:
-            conv: Any :class:`torch.nn.Conv2d`.
-            **kwargs: ``with_r`` and ``pad``.
-        """
-        if isinstance(conv, CoordConv2d):
-            kwargs.setdefault("with_r", conv.with_r)
-            kwargs.setdefault("pad", conv.pad_mode)
-        return super().from_conv(conv, **kwargs)
+@register("coord")
+@format_doc
+class CoordConv3d(CoordConvNd, PaddedConv3d):
+    r"""3D convolution over the input with coordinate channels appended (CoordConv).
 
-    def _copy_parameter(self, name: str, conv: nn.Conv2d) -> None:
-        """Copy a parameter of ``conv``; a weight without coordinate taps gets zero ones."""
-        source = getattr(conv, name)
-        if name != "weight" or source.shape == self.weight.shape:
-            return super()._copy_parameter(name, conv)
-        if source.shape[1] != self.in_channels or source.shape[2:] != self.weight.shape[2:]:
-            raise ValueError(
-                f"cannot copy the weight of {type(conv).__name__} (shape {tuple(source.shape)}) into "
-                f"{type(self).__name__} (shape {tuple(self.weight.shape)})"
-            )
-        self.weight.zero_()
-        self.weight[:, : self.in_channels].copy_(source)
-        return None
+    The 3D version of :class:`CoordConv2d` (:class:`torch.nn.Conv3d`): channels :math:`x, y, z`,
+    each from -1 to 1 along the width, the height and the depth, and with ``with_r`` the radius
+    :math:`\sqrt{x^2 + y^2 + z^2} / \sqrt{3}`.
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state = dict(state)
-        state.pop("_pad_layer", None)  # looked up again by name when unpickled
-        state.pop("_pad_border", None)
-        return state
+    Args:
+        {args}
+        with_r: Append the radius channel as well. Default: ``False``
+        pad: Name of the registered mode that pads the border (any mode but ``'coord'``).
+            Default: ``'zeros'``
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self.__dict__.setdefault("with_r", False)
-        self.__dict__.setdefault("pad_mode", "zeros")
-        self._resolve_pad()
+    Shape:
+        {shape}
+
+    Attributes:
+        weight (Tensor): Learnable weights of shape :math:`(C_{out}, C_{in} + 3, k_0, k_1, k_2)`, or
+            :math:`C_{in} + 4` with ``with_r``; the coordinate taps come last, in the order
+            :math:`x, y, z, r`.
+        bias (Tensor): Learnable bias of shape :math:`(C_{out})`.
+
+    Examples:
+        >>> conv = padmods.CoordConv3d(1, 2, 3, padding="same", pad="replicate")
+        >>> conv(torch.ones(1, 1, 4, 5, 6)).shape
+        torch.Size([1, 2, 4, 5, 6])
+    """

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from padmods.layers.base import PaddedConv2d, format_doc
+from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d, format_doc
 from padmods.registry import register
 
-__all__ = ["PartialConv2d"]
+__all__ = ["PartialConv1d", "PartialConv2d", "PartialConv3d"]
 
 
 @register("partial")
@@ -40,6 +40,52 @@ class PartialConv2d(PaddedConv2d):
         >>> out = conv(torch.ones(1, 1, 4, 4)).detach()
         >>> torch.allclose(out, torch.full_like(out, 9.0))  # no darkened border
         True
+    """
+
+    border = "partial"
+
+
+@register("partial")
+@format_doc
+class PartialConv1d(PaddedConv1d):
+    r"""1D convolution with partial-convolution-based padding.
+
+    The 1D version of :class:`PartialConv2d` (:class:`torch.nn.Conv1d`).
+
+    Each output is scaled by its window size over the number of its kernel taps inside the input
+    (see :func:`padmods.functional.partial_ratio`).
+
+    Args:
+        {args}
+
+    Shape:
+        {shape}
+
+    Attributes:
+        {attributes}
+    """
+
+    border = "partial"
+
+
+@register("partial")
+@format_doc
+class PartialConv3d(PaddedConv3d):
+    r"""3D convolution with partial-convolution-based padding.
+
+    The 3D version of :class:`PartialConv2d` (:class:`torch.nn.Conv3d`).
+
+    Each output is scaled by its window size over the number of its kernel taps inside the input
+    (see :func:`padmods.functional.partial_ratio`).
+
+    Args:
+        {args}
+
+    Shape:
+        {shape}
+
+    Attributes:
+        {attributes}
     """
 
     border = "partial"

@@ -190,11 +190,13 @@ def _cli_transcript(*args: str) -> str:
 
 
 def _modes_table() -> str:
-    """A list-table of the registered built-in modes and their classes, for the guide."""
-    rows = [".. list-table::", "   :header-rows: 1", "", "   * - name", "     - class"]
+    """A list-table of the registered built-in modes and their class for each dimension, for the guide."""
+    rows = [".. list-table::", "   :header-rows: 1", "", "   * - name", "     - 1-D", "     - 2-D", "     - 3-D"]
     for name in sorted(padmods.registry.modes):
-        cls = padmods.registry.modes[name]
-        rows += [f"   * - ``'{name}'``", f"     - :class:`padmods.{cls.__name__}`"]
+        by_dim = padmods.registry.modes[name]
+        rows.append(f"   * - ``'{name}'``")
+        for dim in (1, 2, 3):
+            rows.append(f"     - :class:`padmods.{by_dim[dim].__name__}`" if dim in by_dim else "     -")
     return "\n".join(rows) + "\n"
 
 

@@ -16,6 +16,7 @@ from padmods._typing import Pairs
 
 __all__ = [
     "AXIS_NAMES",
+    "BORDERS_WITH_LIMITS",
     "as_tuple",
     "check_conv_input",
     "check_count",
@@ -30,6 +31,9 @@ __all__ = [
 
 #: The strings that ``padding`` accepts besides ints.
 PADDING_STRINGS = ("same", "valid")
+
+#: The borders whose padding is limited by the input size (zero borders fit any padding).
+BORDERS_WITH_LIMITS = ("reflect", "replicate", "circular")
 
 #: How errors name the spatial axes of a 1-D, 2-D and 3-D input.
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}

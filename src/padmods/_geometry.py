@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from padmods._typing import Pairs
 
 __all__ = [
-    "axis_padding",
     "conv_output_size",
     "output_sizes",
     "resolve_padding",
@@ -34,15 +33,6 @@ def same_axis_padding(size: int, kernel: int, stride: int, dilation: int) -> tup
     return total // 2, total - total // 2
 
 
-def axis_padding(spec: int | str, size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Padding ``(before, after)`` of one axis for an int, ``'same'`` or ``'valid'`` spec."""
-    if spec == "valid":
-        return 0, 0
-    if spec == "same":
-        return same_axis_padding(size, kernel, stride, dilation)
-    return int(spec), int(spec)
-
-
 def resolve_padding(
     spec: str | Sequence[int],
     sizes: Sequence[int],
@@ -57,7 +47,9 @@ def resolve_padding(
     """
     if not isinstance(spec, str):
         return tuple(zip(spec, spec, strict=True))
-    return tuple(axis_padding(spec, n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation, strict=True))
+    if spec == "valid":
+        return ((0, 0),) * len(sizes)
+    return tuple(map(same_axis_padding, sizes, kernel, stride, dilation))
 
 
 def to_pad_arg(pairs: Pairs) -> tuple[int, ...]:

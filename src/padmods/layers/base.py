@@ -196,7 +196,7 @@ class PaddedConvNd(_ConvNd):
     @classmethod
     def check_padding(cls, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:
         """Raise a ``ValueError`` naming ``where`` if ``pairs`` cannot pad an input of ``sizes``."""
-        if cls.border is not None:
+        if cls.border in _checks.BORDERS_WITH_LIMITS:
             _checks.check_padding_fits(cls.border, pairs, sizes, where)
 
     # ---- the hook of nn.Conv1d, nn.Conv2d and nn.Conv3d ------------------------------------------

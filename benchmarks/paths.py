@@ -8,7 +8,7 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
   where ``_runs_depthwise`` says so) against ``F.conv2d``. Where padmods does not take the path
   (shape D forward), the row times the depthwise form itself, to show the threshold keeps it out.
 - ``circular-pad``: ``padmods._border_pad.border_pad`` (one-pass backward) against ``F.pad``.
-- ``circular-conv``: the whole circular layer, ``padmods._conv.torch_mode_conv`` against
+- ``circular-conv``: the whole circular layer, ``padmods._conv.border_conv`` against
   ``F.conv2d(F.pad(x, pads, mode='circular'), ...)``. Both circular paths differ only in backward,
   so their forward rows are listed as not timed.
 - ``partial``: ``padmods._partial.partial_conv`` (ratio and bias applied in place) against
@@ -159,7 +159,7 @@ def _circular_conv(shape: Shape) -> Pair:
         shape,
         x,
         _params(shape),
-        clever=lambda x, w, b: _conv.torch_mode_conv(x, w, b, stride, pairs, dilation, 1, "circular"),
+        clever=lambda x, w, b: _conv.border_conv(x, w, b, stride, pairs, dilation, 1, "circular"),
         simple=lambda x, w, b: F.conv2d(F.pad(x, flat, mode="circular"), w, b, stride, 0, dilation),
         taken=lambda: torch.is_grad_enabled() and x.numel() >= _conv._BORDER_PAD_MIN_ELEMENTS,
         why_not="same calls: the layer's forward is F.pad then F.conv2d, the path is the pad's backward",

@@ -9,7 +9,10 @@ built-in mode does: :func:`padmods.create`, :func:`padmods.convert` and the expe
 :mod:`padmods.analysis`.
 
 You will see a *symmetric* padding mode written in a dozen lines: it mirrors the image including
-its edge pixel, where ``'reflect'`` mirrors it excluding the edge. Then what it puts in the border
+its edge pixel, where ``'reflect'`` mirrors it excluding the edge. padmods ships this border as
+the built-in ``'symmetric'`` (:class:`padmods.SymmetricPadConv2d`); writing it yourself, under the
+name ``'my-symmetric'``, shows everything a plugin needs, and the built-in gives a reference to
+check it against. Then what it puts in the border
 of a small ``torch.arange`` image, how it does in the pixel-impact and position-leak experiments
 of :ref:`gallery-pixel-impact` and :ref:`gallery-position-leak`, and how a package publishes such
 a mode so that ``padmods`` finds it after a ``pip install``.
@@ -40,7 +43,7 @@ rng = np.random.default_rng(0)
 # ``check_padding`` lets the layer reject larger padding with a message that names the layer.
 
 
-@padmods.register("symmetric")
+@padmods.register("my-symmetric")
 class SymmetricPadConv2d(padmods.PaddedConv2d):
     """2D convolution over a border that mirrors the image, the edge pixel included."""
 
@@ -63,11 +66,17 @@ class SymmetricPadConv2d(padmods.PaddedConv2d):
 
 
 print(padmods.available())
-print(padmods.create("symmetric", 3, 8, 5, padding="same"))
+print(padmods.create("my-symmetric", 3, 8, 5, padding="same"))
+
+x = torch.randn(2, 3, 9, 9)
+mine, builtin = padmods.create("my-symmetric", 3, 8, 5, padding=2), padmods.SymmetricPadConv2d(3, 8, 5, padding=2)
+builtin.load_state_dict(mine.state_dict())
+print("equal to the built-in 'symmetric':", torch.allclose(mine(x), builtin(x), atol=1e-6))
 
 # %%
-# The decorator put ``'symmetric'`` into the registry next to the built-in modes, and
-# :func:`padmods.create` builds it by name like any of them.
+# The decorator put ``'my-symmetric'`` into the registry next to the built-in modes,
+# :func:`padmods.create` builds it by name like any of them, and it computes what the built-in
+# ``'symmetric'`` computes.
 #
 # What it puts in the border
 # --------------------------
@@ -123,12 +132,12 @@ except ValueError as error:
 
 size = 28
 same_3x3 = torch.equal(
-    impact_map(conv_stack("symmetric", layers=5), (1, size, size)),
+    impact_map(conv_stack("my-symmetric", layers=5), (1, size, size)),
     impact_map(conv_stack("replicate", layers=5), (1, size, size)),
 )
 print("3x3 kernels: 'symmetric' and 'replicate' have equal impact maps:", same_3x3)
 
-modes = ["zeros", "reflect", "replicate", "symmetric"]
+modes = ["zeros", "reflect", "replicate", "my-symmetric"]
 impacts = {mode: impact_map(conv_stack(mode, layers=3, kernel_size=5), (1, size, size)) for mode in modes}
 vmax = max(impact.max().item() for impact in impacts.values())
 
@@ -142,11 +151,11 @@ fig.colorbar(mapped, ax=axes, shrink=0.9, label="impact")
 plt.show()
 
 centre = size // 2
-print(f"{'mode':<10} {'corner':>8} {'edge-centre':>12} {'centre':>8} {'min':>8} {'max':>8}")
+print(f"{'mode':<13} {'corner':>8} {'edge-centre':>12} {'centre':>8} {'min':>8} {'max':>8}")
 for mode, impact in impacts.items():
     corner, edge, middle = impact[0, 0].item(), impact[0, centre].item(), impact[centre, centre].item()
     low, high = impact.min().item(), impact.max().item()
-    print(f"{mode:<10} {corner:>8.0f} {edge:>12.0f} {middle:>8.0f} {low:>8.0f} {high:>8.0f}")
+    print(f"{mode:<13} {corner:>8.0f} {edge:>12.0f} {middle:>8.0f} {low:>8.0f} {high:>8.0f}")
 
 # %%
 # ``'symmetric'`` gives every pixel the same impact (its minimum equals its maximum): the reads an
@@ -162,20 +171,20 @@ for mode, impact in impacts.items():
 # With 3x3 kernels ``'symmetric'`` reproduces ``'replicate'`` to the last digit (same layer, same
 # seed); with 5x5 kernels the two differ.
 
-print(f"{'mode':<10} {'kernel':>6} {'balanced accuracy':>18} {'margin':>8}")
+print(f"{'mode':<13} {'kernel':>6} {'balanced accuracy':>18} {'margin':>8}")
 leaks = {}
 for kernel_size in (3, 5):
-    for mode in ("replicate", "symmetric"):
+    for mode in ("replicate", "my-symmetric"):
         leaks[mode, kernel_size] = position_leak(mode, kernel_size=kernel_size)
         result = leaks[mode, kernel_size]
-        print(f"{mode:<10} {kernel_size:>6} {result.balanced_accuracy:>18.3f} {result.margin:>8.3f}")
+        print(f"{mode:<13} {kernel_size:>6} {result.balanced_accuracy:>18.3f} {result.margin:>8.3f}")
 
-scores = leaks["symmetric", 5].scores
+scores = leaks["my-symmetric", 5].scores
 limit = scores.max().item()
 fig, ax = plt.subplots(figsize=(3, 2.6), layout="constrained")
 mapped = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
 ax.plot(0, 0, "o", markersize=9, markerfacecolor="none", markeredgecolor="black")
-ax.set_title("'symmetric', 5x5: score per position", fontsize=9)
+ax.set_title("'my-symmetric', 5x5: score per position", fontsize=9)
 ax.set_xticks([])
 ax.set_yticks([])
 fig.colorbar(mapped, ax=ax, extend="min")
@@ -195,10 +204,10 @@ plt.show()
 # .. code-block:: toml
 #
 #    [project.entry-points."padmods.modes"]
-#    symmetric = "padmods_symmetric.layers:SymmetricPadConv2d"
+#    my-symmetric = "padmods_my_symmetric.layers:SymmetricPadConv2d"
 #
-# After ``pip install padmods-symmetric``, ``padmods.get("symmetric")``, ``convert(model,
-# "symmetric")`` and :func:`padmods.available` find the mode without any import in user code.
+# After ``pip install padmods-my-symmetric``, ``padmods.get("my-symmetric")``, ``convert(model,
+# "my-symmetric")`` and :func:`padmods.available` find the mode without any import in user code.
 # ``import padmods`` itself never loads plugins: the group is read once, on the first call to
 # :func:`padmods.available` or the first :func:`padmods.get` of a name that is not registered yet.
 # A plugin that fails to import raises no error there; it is skipped with a
@@ -208,10 +217,10 @@ plt.show()
 # Cleaning up
 # -----------
 #
-# This page registered ``'symmetric'`` for its own use; remove it again so that the registry holds
+# This page registered ``'my-symmetric'`` for its own use; remove it again so that the registry holds
 # only the installed modes.
 
-padmods.registry.unregister("symmetric")
+padmods.registry.unregister("my-symmetric")
 print(padmods.available())
 
 # %%

@@ -12,7 +12,7 @@ from padmods._conv import replicate_by_concatenation
 
 from conftest import assert_close
 
-MODES = ["zeros", "reflect", "replicate", "circular", "partial", "coord"]
+MODES = ["zeros", "reflect", "replicate", "circular", "symmetric", "partial", "coord"]
 
 
 def check_against_eager(compiled, eager, sizes, batch=2, channels=2):

@@ -10,7 +10,7 @@ import padmods
 
 from conftest import assert_close
 
-MODES = ["zeros", "reflect", "replicate", "circular", "partial", "coord"]
+MODES = ["zeros", "reflect", "replicate", "circular", "symmetric", "partial", "coord"]
 
 
 class Block(nn.Module):

@@ -10,7 +10,7 @@ from torch import nn
 import padmods
 from padmods.cli import main
 
-BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "zeros"]
+BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "symmetric", "zeros"]
 TORCH_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 

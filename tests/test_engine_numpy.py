@@ -21,7 +21,13 @@ import padmods.functional as pf
 N_AXES = (1, 2, 3)
 
 #: padmods' border modes and the np.pad mode that defines each.
-NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+NUMPY_PAD_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+    "symmetric": "symmetric",
+}
 TORCH_MODES = tuple(NUMPY_PAD_MODES)
 COORD_PADS = (*TORCH_MODES, "partial")
 
@@ -239,7 +245,7 @@ PAD_SIZES = {1: (5,), 2: (4, 3), 3: (3, 1, 4)}
 
 
 def torch_limit(mode: str, size: int) -> int:
-    """Largest pad torch allows on an axis of ``size``; modes without a limit get size + 2."""
+    """Largest pad torch allows on an axis of ``size``; modes without a limit (symmetric too) get size + 2."""
     return {"reflect": size - 1, "circular": size}.get(mode, size + 2)
 
 

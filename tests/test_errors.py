@@ -21,7 +21,7 @@ ALL_CLASSES = [padmods.get(name) for name in ("zeros", "reflect", "replicate", "
         ({"stride": 0}, "stride must be a positive"),
         ({"dilation": (1, 0)}, "dilation must be a positive"),
         ({"padding": -1}, "padding must be a non-negative int or a pair of non-negative ints, got -1"),
-        ({"padding": "full"}, "padding must be an int, a pair of ints, 'same' or 'valid', got the string 'full'"),
+        ({"padding": "half"}, "padding must be an int, a pair of ints, 'same', 'valid' or 'full', got the string 'hal"),
     ],
 )
 def test_invalid_constructor_arguments_fail_at_construction(cls, kwargs, message):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,7 +29,7 @@ from padmods import _coord, _partial
 
 from conftest import assert_same_function
 
-TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
+TORCH_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric")
 BORDERS = (*TORCH_MODES, "partial")
 
 
@@ -39,7 +40,10 @@ def pads_of(padding, size, kernel, stride, dilation):
     """((top, bottom), (left, right)); 'same' gives ceil(n / s) outputs, the odd pixel after."""
     pairs = []
     for axis in range(2):
-        if padding == "same":
+        if padding == "full":  # every output that any input pixel reaches: d (k - 1) on both sides
+            p = dilation[axis] * (kernel[axis] - 1)
+            pairs.append((p, p))
+        elif padding == "same":
             n, k, s, d = size[axis], kernel[axis], stride[axis], dilation[axis]
             total = max((math.ceil(n / s) - 1) * s + d * (k - 1) + 1 - n, 0)
             pairs.append((total // 2, total - total // 2))
@@ -51,7 +55,13 @@ def pads_of(padding, size, kernel, stride, dilation):
 
 def torch_mode_formula(x, weight, bias, stride, pads, dilation, groups, mode):
     (top, bottom), (left, right) = pads
-    padded = F.pad(x, (left, right, top, bottom), mode="constant" if mode == "zeros" else mode)
+    if mode == "symmetric":  # torch lacks it: gather the indices that numpy's np.pad gives
+        padded = x
+        for axis, (before, after) in zip((-2, -1), pads, strict=True):
+            index = np.pad(np.arange(x.shape[axis]), (before, after), mode="symmetric")
+            padded = padded.index_select(padded.dim() + axis, torch.from_numpy(index))
+    else:
+        padded = F.pad(x, (left, right, top, bottom), mode="constant" if mode == "zeros" else mode)
     return F.conv2d(padded, weight, bias, stride, 0, dilation, groups)
 
 
@@ -81,7 +91,7 @@ def coords_formula(height, width, with_r, dtype):
 def formula(layer, x):
     """What ``layer(x)`` must equal, from the definition of its mode."""
     pads = pads_of(layer.padding, x.shape[-2:], layer.kernel_size, layer.stride, layer.dilation)
-    mode = layer.pad_mode if isinstance(layer, padmods.CoordConv2d) else layer.padding_mode
+    mode = layer.pad_mode if isinstance(layer, padmods.CoordConv2d) else layer.border
     if isinstance(layer, padmods.CoordConv2d):
         coords = coords_formula(*x.shape[-2:], layer.with_r, x.dtype)
         x = torch.cat([x, coords.expand(x.shape[0], -1, -1, -1)], dim=1)
@@ -99,7 +109,9 @@ def settings(draw, max_size=13):
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     size = (draw(st.integers(1, max_size)), draw(st.integers(1, max_size)))
-    padding = draw(st.one_of(st.just("same"), st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3))))
+    padding = draw(
+        st.one_of(st.sampled_from(["same", "full"]), st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3)))
+    )
     return {"kernel": kernel, "stride": stride, "dilation": dilation, "size": size, "padding": padding}
 
 

@@ -12,6 +12,7 @@ import copy
 import math
 import pickle
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ import padmods
 from conftest import assert_same_function
 
 TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
-MODES = (*TORCH_MODES, "partial", "coord")
+MODES = (*TORCH_MODES, "symmetric", "partial", "coord")
 CONV = {1: F.conv1d, 3: F.conv3d}
 TORCH_CONV = {1: nn.Conv1d, 3: nn.Conv3d}
 
@@ -36,7 +37,10 @@ def pads_of(padding, sizes, kernel, stride, dilation):
     """One (before, after) per axis; 'same' gives ceil(n / s) outputs, the odd element after."""
     pairs = []
     for axis, n in enumerate(sizes):
-        if padding == "same":
+        if padding == "full":  # every output that any input element reaches: d (k - 1) on both sides
+            p = dilation[axis] * (kernel[axis] - 1)
+            pairs.append((p, p))
+        elif padding == "same":
             k, s, d = kernel[axis], stride[axis], dilation[axis]
             total = max((math.ceil(n / s) - 1) * s + d * (k - 1) + 1 - n, 0)
             pairs.append((total // 2, total - total // 2))
@@ -49,6 +53,12 @@ def pads_of(padding, sizes, kernel, stride, dilation):
 
 
 def torch_pad(x, pairs, mode):
+    """F.pad; 'symmetric', which torch lacks, gathers the indices that numpy's np.pad gives."""
+    if mode == "symmetric":
+        for axis, (before, after) in enumerate(pairs, start=x.dim() - len(pairs)):
+            index = np.pad(np.arange(x.shape[axis]), (before, after), mode="symmetric")
+            x = x.index_select(axis, torch.from_numpy(index))
+        return x
     flat = [p for pair in reversed(pairs) for p in pair]
     return F.pad(x, flat, mode="constant" if mode == "zeros" else mode)
 
@@ -92,7 +102,7 @@ def settings(draw, dims):
     stride = tuple(draw(st.integers(1, 3)) for _ in range(dims))
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(dims))
     size = tuple(draw(st.integers(1, 9 if dims == 1 else 6)) for _ in range(dims))
-    padding = draw(st.one_of(st.just("same"), st.just("valid"), st.tuples(*[st.integers(0, 2)] * dims)))
+    padding = draw(st.one_of(st.sampled_from(["same", "valid", "full"]), st.tuples(*[st.integers(0, 2)] * dims)))
     return {"kernel": kernel, "stride": stride, "dilation": dilation, "size": size, "padding": padding}
 
 
@@ -224,3 +234,31 @@ def test_circular_along_a_1d_signal_commutes_with_roll():
     layer = padmods.CircularPadConv1d(2, 3, 5, padding="same", dtype=torch.float64)
     x = torch.randn(2, 2, 17, dtype=torch.float64)
     torch.testing.assert_close(layer(torch.roll(x, 4, -1)), torch.roll(layer(x), 4, -1))
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_full_padding_keeps_every_output_an_input_reaches(dims, mode):
+    """'full': output n + d (k - 1) at stride 1; each input element reaches the same number of outputs."""
+    sizes = (6, 5, 7)[:dims]  # more than the pads of 4, so reflect and circular fit too
+    layer = padmods.create(mode, 1, 1, 3, dim=dims, padding="full", dilation=2, dtype=torch.float64)
+    out = layer(torch.randn(1, 1, *sizes, dtype=torch.float64))
+    assert out.shape[2:] == tuple(n + 2 * (3 - 1) for n in sizes)
+    if mode == "zeros":  # with a zero border every input element reaches exactly k^dims outputs
+        with torch.no_grad():
+            layer.weight.fill_(1.0)
+            layer.bias.zero_()
+        x = torch.zeros(1, 1, *sizes, dtype=torch.float64, requires_grad=True)
+        (grad,) = torch.autograd.grad(layer(x).sum(), x)
+        torch.testing.assert_close(grad, torch.full_like(grad, 3.0**dims))
+
+
+def test_symmetric_padding_beyond_the_input_keeps_reflecting():
+    """[a b] padded by 5 on each side, from numpy's definition; no index error for any amount."""
+    x = torch.tensor([[[1.0, 2.0]]])
+    expected = np.pad(np.array([1.0, 2.0]), 5, mode="symmetric")
+    torch.testing.assert_close(
+        padmods.functional.pad(x, ((5, 5),), "symmetric")[0, 0], torch.from_numpy(expected).float()
+    )
+    layer = padmods.create("symmetric", 1, 1, 7, dim=1, padding=6)
+    assert layer(torch.randn(1, 1, 1)).shape == (1, 1, 7)

@@ -19,7 +19,7 @@ from padmods.layers.coord import CoordConvNd
 
 from conftest import assert_same_function
 
-TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
+TORCH_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric")
 
 SETTINGS = [
     {"kernel_size": 3, "padding": 1},

@@ -21,10 +21,10 @@ from matplotlib.patches import Rectangle
 import padmods
 from padmods.functional import coord_channels, pad, partial_ratio
 
-__all__ = ["TORCH_MODES", "write_all"]
+__all__ = ["PAD_MODES", "write_all"]
 
 #: The modes that :func:`padmods.functional.pad` can pad with, in the order the guide shows them.
-TORCH_MODES = ("zeros", "reflect", "replicate", "circular")
+PAD_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric")
 
 _SIZE = 4  # the example image is torch.arange(16.0).view(4, 4)
 _PAD = 2  # padded by two pixels on every side (kernel 5, padding 2)
@@ -89,17 +89,19 @@ def _coord_figure() -> bytes:
 
 def _overview_figure() -> bytes:
     """The landing page's figure: the same 4x4 image as each mode sees it, two pixels beyond the border."""
-    fig = Figure(figsize=(7.6, 4.3), layout="constrained")
-    axes = fig.subplots(2, 3)
-    for ax, mode in zip(axes.flat, TORCH_MODES, strict=False):
+    fig = Figure(figsize=(10.0, 4.3), layout="constrained")
+    axes = fig.subplots(2, 4)
+    for ax, mode in zip(axes.flat, PAD_MODES, strict=False):
         _draw_grid(ax, _padded(mode).numpy(), frame=(_PAD, _PAD, _SIZE, _SIZE), vmin=0, vmax=15, fmt=".0f")
         ax.set_title(f"'{mode}'", fontsize=10)
+    partial_ax, coord_ax, spare_ax = axes.flat[len(PAD_MODES) :]
     ratio = partial_ratio((_SIZE, _SIZE), 3, padding=1).numpy()
-    _draw_grid(axes.flat[4], ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
-    axes.flat[4].set_title("'partial': scale of each output", fontsize=10)
+    _draw_grid(partial_ax, ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
+    partial_ax.set_title("'partial': scale of each output", fontsize=10)
     coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0, 0].numpy()
-    _draw_grid(axes.flat[5], coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
-    axes.flat[5].set_title("'coord': extra x channel", fontsize=10)
+    _draw_grid(coord_ax, coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
+    coord_ax.set_title("'coord': extra x channel", fontsize=10)
+    spare_ax.axis("off")
     fig.suptitle("What a convolution sees beyond the border of a 4\u00d74 image (framed in red)", fontsize=10)
     return _png(fig)
 
@@ -202,7 +204,7 @@ def _modes_table() -> str:
 
 def _artifacts() -> dict[str, Callable[[], bytes | str]]:
     artifacts: dict[str, Callable[[], bytes | str]] = {"modes_overview.png": _overview_figure}
-    for mode in TORCH_MODES:
+    for mode in PAD_MODES:
         artifacts[f"border_{mode}.png"] = lambda mode=mode: _mode_figure(mode)
         artifacts[f"border_{mode}.txt"] = lambda mode=mode: _mode_text(mode)
     artifacts.update(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from padmods._typing import Pairs
 
@@ -22,6 +23,7 @@ __all__ = [
     "check_count",
     "check_float",
     "check_int",
+    "check_mask",
     "check_mode",
     "check_padding_fits",
     "check_spatial_dims",
@@ -30,10 +32,10 @@ __all__ = [
 ]
 
 #: The strings that ``padding`` accepts besides ints.
-PADDING_STRINGS = ("same", "valid")
+PADDING_STRINGS = ("same", "valid", "full")
 
 #: The borders whose padding is limited by the input size (zero borders fit any padding).
-BORDERS_WITH_LIMITS = ("reflect", "replicate", "circular")
+BORDERS_WITH_LIMITS = ("reflect", "replicate", "circular", "symmetric")
 
 #: How errors name the spatial axes of a 1-D, 2-D and 3-D input.
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
@@ -103,7 +105,7 @@ def parse_padding(padding: Any, dims: int) -> tuple[int, ...] | str:
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
             raise ValueError(
-                f"padding must be an int, {_several(dims)} ints, 'same' or 'valid', got the string {padding!r}"
+                f"padding must be an int, {_several(dims)} ints, 'same', 'valid' or 'full', got the string {padding!r}"
             )
         return padding
     return as_tuple("padding", padding, dims, minimum=0)
@@ -144,7 +146,7 @@ def check_padding_fits(mode: str, pairs: Pairs, sizes: Sequence[int], where: obj
     """Check that a border of ``mode`` can pad an input of spatial ``sizes`` by ``pairs``.
 
     Reflection needs every pad smaller than its axis, circular wrapping at most the axis, and
-    replication a non-empty axis. Zero borders always fit.
+    replication and symmetric mirroring a non-empty axis. Zero borders always fit.
 
     Raises:
         ValueError: The padding does not fit; the message names the caller, the padding and the size.
@@ -155,7 +157,7 @@ def check_padding_fits(mode: str, pairs: Pairs, sizes: Sequence[int], where: obj
             fits, rule = largest < size, "smaller than"
         elif mode == "circular":
             fits, rule = largest <= size, "at most"
-        elif mode == "replicate":
+        elif mode in ("replicate", "symmetric"):
             fits, rule = size > 0 or largest == 0, "possible only on a non-empty input,"
         else:
             continue
@@ -164,4 +166,52 @@ def check_padding_fits(mode: str, pairs: Pairs, sizes: Sequence[int], where: obj
             raise ValueError(
                 f"{describe(where)}: {mode} padding of ({before}, {after}) along the {names[axis]} must be {rule} "
                 f"the input size there ({size}); input spatial size is {tuple(sizes)}"
+            )
+
+
+def check_mask(mask: Any, input: Tensor, dims: int, where: object) -> None:
+    """Check a mask of valid pixels against a checked ``input`` with ``dims`` spatial axes.
+
+    The mask holds 0s and 1s (float or bool), on the input's device, of shape :math:`(N, 1, *)` or
+    :math:`(N, C_{in}, *)` for an input :math:`(N, C_{in}, *)`, and :math:`(1, *)` or
+    :math:`(C_{in}, *)` for an unbatched input :math:`(C_{in}, *)`.
+
+    The values are checked in eager mode only: :func:`torch.compile` traces the call without the
+    check, which would break the graph (the shape, dtype and device checks stay).
+
+    Raises:
+        TypeError: ``mask`` is not a tensor, or neither floating point nor bool.
+        ValueError: ``mask`` has the wrong shape or device, or a value other than 0 and 1.
+    """
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{describe(where)} expects the mask to be a torch.Tensor, got {type(mask).__name__}")
+    if not (mask.dtype == torch.bool or mask.is_floating_point()):
+        raise TypeError(f"{describe(where)} expects a floating-point or bool mask of 0s and 1s, got dtype {mask.dtype}")
+    lead = tuple(input.shape[: input.dim() - dims - 1])  # (N,) or ()
+    channels, spatial = input.shape[-dims - 1], tuple(input.shape[-dims:])
+    shape = tuple(mask.shape)
+    if not (
+        len(shape) == input.dim()
+        and shape[: len(lead)] == lead
+        and shape[len(lead)] in (1, channels)
+        and shape[len(lead) + 1 :] == spatial
+    ):
+        axes = ", ".join(name[0].upper() for name in AXIS_NAMES[dims])
+        layout = f"(N, 1, {axes}) or (N, C, {axes})" if lead else f"(1, {axes}) or (C, {axes})"
+        hint = ""
+        if lead and len(shape) == input.dim() and shape[0] != lead[0]:
+            hint = f"; its batch size is {shape[0]}, the input's {lead[0]}"
+        raise ValueError(
+            f"{describe(where)} expects a mask of shape {layout}, i.e. {(*lead, 1, *spatial)} or "
+            f"{(*lead, channels, *spatial)} for its input of shape {tuple(input.shape)}, got a mask of shape "
+            f"{shape}{hint}"
+        )
+    if mask.device != input.device:
+        raise ValueError(f"{describe(where)} expects the mask on the input's device {input.device}, got {mask.device}")
+    if mask.dtype != torch.bool and not torch.compiler.is_compiling():  # data-dependent: no graph break
+        wrong = (mask != 0) & (mask != 1)  # NaN included
+        if bool(wrong.any()):
+            raise ValueError(
+                f"{describe(where)} expects a mask of 0s and 1s (1 marks a valid pixel), "
+                f"got the value {mask[wrong].flatten()[0].item()!r} among others"
             )

@@ -1,9 +1,9 @@
-"""Convolution over a border of one of torch's padding modes, for 1, 2 or 3 spatial axes.
+"""Convolution over a border that copies or zeroes pixels, for 1, 2 or 3 spatial axes.
 
 Three steps, each in one function: :func:`explicit_pad` fills the border, :func:`conv_operands`
 decides whether the border can be left to the convolution itself (a symmetric zero border), and
 :func:`conv` runs ``F.conv1d``/``conv2d``/``conv3d``, on CPU with a faster form for a convolution
-with one input and one output channel. :func:`torch_mode_conv` chains them.
+with one input and one output channel. :func:`border_conv` chains them.
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from padmods import _geometry
-from padmods._border_pad import border_pad
+from padmods._border_pad import border_pad, symmetric_pad
 from padmods._typing import Pairs
 
-__all__ = ["TORCH_PAD_MODES", "conv", "conv_operands", "explicit_pad", "torch_mode_conv"]
+__all__ = ["PAD_MODES", "TORCH_PAD_MODES", "border_conv", "conv", "conv_operands", "explicit_pad"]
 
 #: Border modes that :func:`torch.nn.functional.pad` implements; ``'zeros'`` is torch's conv name.
 TORCH_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+
+#: Every border that padding alone makes: torch's four, and ``'symmetric'`` (a mirror that repeats
+#: the edge pixel, TensorFlow's ``SYMMETRIC``).
+PAD_MODES = (*TORCH_PAD_MODES, "symmetric")
 
 _CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -83,7 +87,7 @@ def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
 
 
 def conv_operands(input: Tensor, pairs: Pairs, mode: str) -> tuple[Tensor, tuple[int, ...]]:
-    """What to hand the convolution for a border of torch ``mode``: the input and its own padding.
+    """What to hand the convolution for a border of ``mode``: the input and its own padding.
 
     A symmetric zero border is left to the convolution; any other border is padded explicitly.
     """
@@ -94,7 +98,9 @@ def conv_operands(input: Tensor, pairs: Pairs, mode: str) -> tuple[Tensor, tuple
 
 
 def explicit_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
-    """Pad the last ``len(pairs)`` axes of a batched ``input`` with a torch ``mode`` (no checks)."""
+    """Pad the last ``len(pairs)`` axes of a batched ``input`` with one of :data:`PAD_MODES` (no checks)."""
+    if mode == "symmetric":
+        return symmetric_pad(input, pairs)
     if (
         mode == "circular"
         and input.device.type == "cpu"
@@ -127,7 +133,7 @@ def replicate_by_concatenation(input: Tensor, pairs: Pairs) -> Tensor:
     return input
 
 
-def torch_mode_conv(
+def border_conv(
     input: Tensor,
     weight: Tensor,
     bias: Optional[Tensor],
@@ -137,6 +143,6 @@ def torch_mode_conv(
     groups: int,
     mode: str,
 ) -> Tensor:
-    """Convolution of a batched input over a border of torch ``mode``, given resolved ``pairs`` (no checks)."""
+    """Convolution of a batched input over a border of :data:`PAD_MODES`, given resolved ``pairs`` (no checks)."""
     padded, padding = conv_operands(input, pairs, mode)
     return conv(padded, weight, bias, stride, padding, dilation, groups)

@@ -19,14 +19,14 @@ from torch import Tensor
 
 from padmods import _geometry
 from padmods._cache import cached
-from padmods._conv import TORCH_PAD_MODES, torch_mode_conv
+from padmods._conv import PAD_MODES, border_conv
 from padmods._partial import partial_conv, ratio_map
 from padmods._typing import Pairs
 
 __all__ = ["COORD_BORDERS", "add_coord_term_", "coord_conv", "coord_factors", "coord_image"]
 
-#: The borders that CoordConv's engine pads with: torch's modes and partial convolution.
-COORD_BORDERS = (*TORCH_PAD_MODES, "partial")
+#: The borders that CoordConv's engine pads with: the padding modes and partial convolution.
+COORD_BORDERS = (*PAD_MODES, "partial")
 
 #: Largest flattened factor (``n k_1 ... k_n O_1 ... O_n`` elements, 256 KiB in float32) that
 #: CoordConv keeps: below it the coordinate term is one matrix product with the cached matrix,
@@ -184,7 +184,7 @@ def add_coord_term_(out: Tensor, coord_weight: Tensor, factors: CoordFactors) ->
     return out
 
 
-def _border_conv(
+def _input_conv(
     input: Tensor,
     weight: Tensor,
     bias: Optional[Tensor],
@@ -195,7 +195,7 @@ def _border_conv(
 ) -> Tensor:
     if border == "partial":
         return partial_conv(input, weight, bias, stride, pairs, dilation, 1)
-    return torch_mode_conv(input, weight, bias, stride, pairs, dilation, 1, border)
+    return border_conv(input, weight, bias, stride, pairs, dilation, 1, border)
 
 
 def coord_conv(
@@ -218,7 +218,7 @@ def coord_conv(
     dims = len(pairs)
     channels = input.shape[1]
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
-    out = _border_conv(input, input_weight, bias, stride, pairs, dilation, border)
+    out = _input_conv(input, input_weight, bias, stride, pairs, dilation, border)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
     factor_mode = "zeros" if border == "partial" else border
     # in the output's dtype, which differs from the input's under autocast
@@ -229,7 +229,7 @@ def coord_conv(
     if with_r:
         radius = coord_image(sizes, True, input.device, input.dtype)[dims:].unsqueeze(0)
         padding_mode = "zeros" if border == "partial" else border
-        term = term + torch_mode_conv(radius, coord_weight[:, dims:], None, stride, pairs, dilation, 1, padding_mode)[0]
+        term = term + border_conv(radius, coord_weight[:, dims:], None, stride, pairs, dilation, 1, padding_mode)[0]
     if border == "partial":
         term = term * ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
     # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a

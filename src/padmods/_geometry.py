@@ -42,13 +42,16 @@ def resolve_padding(
 ) -> Pairs:
     """Padding ``(before, after)`` for every spatial axis, in the input's axis order.
 
-    ``spec`` is ``'same'``, ``'valid'`` or one int per axis, already checked (see
+    ``spec`` is ``'same'``, ``'valid'``, ``'full'`` (``d (k - 1)`` on both sides: every output that
+    any input element reaches) or one int per axis, already checked (see
     :func:`padmods._checks.parse_padding`); ``kernel``, ``stride`` and ``dilation`` have one int per axis.
     """
     if not isinstance(spec, str):
         return tuple(zip(spec, spec, strict=True))
     if spec == "valid":
         return ((0, 0),) * len(sizes)
+    if spec == "full":
+        return tuple((d * (k - 1), d * (k - 1)) for k, d in zip(kernel, dilation, strict=True))
     return tuple(map(same_axis_padding, sizes, kernel, stride, dilation))
 
 
@@ -97,6 +100,9 @@ def _source(position: int, size: int, mode: str) -> int:
         return position
     if mode == "reflect":  # torch pads by less than the size, so one reflection is enough
         return -position if position < 0 else 2 * (size - 1) - position
+    if mode == "symmetric":  # the edge repeated; period 2 size, so any padding keeps reflecting
+        phase = position % (2 * size)
+        return phase if phase < size else 2 * size - 1 - phase
     if mode == "replicate":
         return min(max(position, 0), size - 1)
     if mode == "circular":
@@ -109,8 +115,8 @@ def tap_sources(
 ) -> list[list[int]]:
     """For each output position of one axis, the input index that each kernel tap reads.
 
-    Padded positions map back into the input as torch's ``mode`` fills them (``'reflect'``,
-    ``'replicate'``, ``'circular'``); with ``'zeros'`` they read -1, a zero.
+    Padded positions map back into the input as ``mode`` fills them (``'reflect'``,
+    ``'replicate'``, ``'circular'``, ``'symmetric'``); with ``'zeros'`` they read -1, a zero.
     """
     return [
         [_source(o * stride - before + t * dilation, size, mode) for t in range(kernel)]

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from padmods import _geometry
 from padmods._cache import cached
-from padmods._conv import conv, torch_mode_conv
+from padmods._conv import border_conv, conv
 from padmods._typing import Pairs
 
 __all__ = ["partial_conv", "ratio_axes", "ratio_map"]
@@ -73,7 +73,7 @@ def partial_conv(
     """
     if not any(p for pair in pairs for p in pair):  # no border: plain convolution
         return conv(input, weight, bias, stride, (0,) * len(pairs), dilation, groups)
-    out = torch_mode_conv(input, weight, None, stride, pairs, dilation, groups, "zeros")
+    out = border_conv(input, weight, None, stride, pairs, dilation, groups, "zeros")
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
     ratio = ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
     if bias is None:

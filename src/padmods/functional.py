@@ -9,18 +9,19 @@ unbatched ``(C, *)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Optional
+from typing import Optional, overload
 
 import torch
 from torch import Tensor
 
-from padmods import _checks, _coord, _geometry, _partial
-from padmods._conv import TORCH_PAD_MODES, explicit_pad, torch_mode_conv
+from padmods import _checks, _coord, _geometry, _masked, _partial
+from padmods._conv import PAD_MODES, TORCH_PAD_MODES, border_conv, explicit_pad
 from padmods._coord import COORD_BORDERS
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 
 __all__ = [
     "COORD_BORDERS",
+    "PAD_MODES",
     "TORCH_PAD_MODES",
     "coord_channels",
     "coord_conv",
@@ -53,13 +54,14 @@ def resolve_padding(
     r"""Padding ``(before, after)`` per spatial axis that a convolution applies to an input.
 
     An int pads both sides of every axis equally, a tuple gives one int per axis. ``'valid'`` pads
-    nothing. ``'same'`` follows TensorFlow's rule on each axis: the output has
+    nothing. ``'full'`` pads :math:`d(k-1)` on both sides, so that every output that any input element
+    reaches is kept (Kayhan & van Gemert, CVPR 2020). ``'same'`` follows TensorFlow's rule on each axis: the output has
     :math:`\lceil n / s \rceil` elements, the padding needed for that,
     :math:`\max((\lceil n/s \rceil - 1)s + d(k-1) + 1 - n, 0)`, is split in two and an odd extra
     element goes after (bottom/right). For stride 1 this is PyTorch's ``'same'``.
 
     Args:
-        padding: An int, one int per axis, ``'same'`` or ``'valid'``.
+        padding: An int, one int per axis, ``'same'``, ``'valid'`` or ``'full'``.
         input_size: Spatial size of the input, 1 to 3 ints (e.g. ``(H, W)``).
         kernel_size: Kernel size, an int or one int per axis.
         stride: Stride, an int or one int per axis.
@@ -75,6 +77,8 @@ def resolve_padding(
         ((1, 1), (0, 1))
         >>> resolve_padding("same", (5, 6, 7), 3, stride=(1, 2, 2))
         ((1, 1), (0, 1), (1, 1))
+        >>> resolve_padding("full", (8,), 3, dilation=2)
+        ((4, 4),)
     """
     sizes = tuple(_checks.as_tuple("input_size", tuple(input_size), len(input_size), minimum=0))
     kernel, stride_, dilation_ = _geometry_args("resolve_padding", len(sizes), kernel_size, stride, dilation)
@@ -98,7 +102,8 @@ def pad(input: Tensor, pairs: Pairs, mode: str = "zeros") -> Tensor:
     Args:
         input: Tensor of shape :math:`(N, C, *)` or :math:`(C, *)`, with 1 to 3 spatial axes.
         pairs: One ``(before, after)`` pair per spatial axis, in axis order.
-        mode: One of ``'zeros'``, ``'reflect'``, ``'replicate'`` and ``'circular'``.
+        mode: One of :data:`PAD_MODES`: ``'zeros'``, ``'reflect'``, ``'replicate'``, ``'circular'``
+            and ``'symmetric'``.
 
     Shape:
         - Input: :math:`(N, C, n_1, \ldots, n_k)` or :math:`(C, n_1, \ldots, n_k)`, :math:`k` = ``len(pairs)``
@@ -110,7 +115,7 @@ def pad(input: Tensor, pairs: Pairs, mode: str = "zeros") -> Tensor:
         >>> pad(torch.zeros(1, 2, 3, 4, 5), ((1, 1), (0, 2), (3, 0)), mode="circular").shape
         torch.Size([1, 2, 5, 6, 8])
     """
-    _checks.check_mode(mode, TORCH_PAD_MODES, "pad")
+    _checks.check_mode(mode, PAD_MODES, "pad")
     pairs = _parse_pairs(pairs)
     dims = _checks.check_spatial_dims(len(pairs), "pad")
     if not isinstance(input, Tensor) or input.dim() not in (dims + 1, dims + 2):
@@ -163,8 +168,8 @@ def padded_conv(
 ) -> Tensor:
     r"""Convolution over a border filled by one of torch's padding modes, in 1, 2 or 3 dimensions.
 
-    Equals ``F.conv2d(F.pad(input, pads, mode), weight, bias, stride, 0, dilation, groups)`` (or
-    ``conv1d``/``conv3d`` by the weight's rank), with ``pads`` from :func:`resolve_padding`. Zero
+    Equals ``F.conv2d(pad(input, pairs, mode), weight, bias, stride, 0, dilation, groups)`` (or
+    ``conv1d``/``conv3d`` by the weight's rank), with ``pairs`` from :func:`resolve_padding`. Zero
     borders with symmetric padding are folded into the convolution itself, so they cost nothing extra.
 
     Args:
@@ -172,10 +177,10 @@ def padded_conv(
         weight: Filters of shape :math:`(C_{out}, C_{in} / groups, k_1, \ldots, k_n)`.
         bias: Optional bias of shape :math:`(C_{out})`.
         stride: Stride of the convolution.
-        padding: An int, one int per axis, ``'same'`` (any stride) or ``'valid'``.
+        padding: An int, one int per axis, ``'same'`` (any stride), ``'valid'`` or ``'full'``.
         dilation: Spacing between kernel taps.
         groups: Number of blocked connections from input to output channels.
-        mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+        mode: ``'zeros'``, ``'reflect'``, ``'replicate'``, ``'circular'`` or ``'symmetric'``.
 
     Shape:
         - Input: :math:`(N, C_{in}, n_1, \ldots, n_k)` or :math:`(C_{in}, n_1, \ldots, n_k)`
@@ -187,10 +192,10 @@ def padded_conv(
         >>> padded_conv(x, torch.ones(1, 1, 3, 3), padding=1, mode="circular")[0, 0, 0]
         tensor([60., 57., 66., 63.])
     """
-    _checks.check_mode(mode, TORCH_PAD_MODES, "padded_conv")
+    _checks.check_mode(mode, PAD_MODES, "padded_conv")
     dims, stride_, dilation_, pairs = _prepare("padded_conv", input, weight, groups, 0, padding, stride, dilation)
     _checks.check_padding_fits(mode, pairs, tuple(input.shape[-dims:]), "padded_conv")
-    return _batched(input, dims, lambda x: torch_mode_conv(x, weight, bias, stride_, pairs, dilation_, groups, mode))
+    return _batched(input, dims, lambda x: border_conv(x, weight, bias, stride_, pairs, dilation_, groups, mode))
 
 
 def partial_ratio(
@@ -215,7 +220,7 @@ def partial_ratio(
         input_size: Spatial size of the input, 1 to 3 ints (e.g. ``(H, W)``).
         kernel_size: Kernel size.
         stride: Stride.
-        padding: An int, one int per axis, ``'same'`` or ``'valid'``.
+        padding: An int, one int per axis, ``'same'``, ``'valid'`` or ``'full'``.
         dilation: Dilation.
         device: Device of the returned map.
         dtype: Floating dtype of the returned map. Default: ``torch.get_default_dtype()``.
@@ -237,6 +242,34 @@ def partial_ratio(
     return _partial.ratio_map.build(tuple(input_size), kernel, stride_, dilation_, pairs, device, dtype)
 
 
+@overload
+def partial_conv(
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor] = ...,
+    stride: IntOrTuple = ...,
+    padding: PaddingArg = ...,
+    dilation: IntOrTuple = ...,
+    groups: int = ...,
+    *,
+    mask: None = ...,
+) -> Tensor: ...
+
+
+@overload
+def partial_conv(
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor] = ...,
+    stride: IntOrTuple = ...,
+    padding: PaddingArg = ...,
+    dilation: IntOrTuple = ...,
+    groups: int = ...,
+    *,
+    mask: Tensor,
+) -> tuple[Tensor, Tensor]: ...
+
+
 def partial_conv(
     input: Tensor,
     weight: Tensor,
@@ -245,7 +278,9 @@ def partial_conv(
     padding: PaddingArg = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
-) -> Tensor:
+    *,
+    mask: Optional[Tensor] = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     r"""Convolution with partial-convolution-based padding (Liu et al., 2018), in 1, 2 or 3 dimensions.
 
     .. math::
@@ -255,17 +290,24 @@ def partial_conv(
     :func:`partial_ratio`). Interior outputs are an ordinary convolution; only the border is
     rescaled, as if the padded taps held the mean of the window's valid ones.
 
+    With ``mask``, partial convolution with holes (NVIDIA's formulation, see
+    :class:`~padmods.PartialConv2d`): :math:`c(o)` counts the valid pixels of the mask under the
+    window, an output whose window saw none is 0, and the result is ``(output, updated_mask)``.
+
     Args:
         input: Input of shape :math:`(N, C_{in}, *)` or :math:`(C_{in}, *)`.
         weight: Filters of shape :math:`(C_{out}, C_{in} / groups, k_1, \ldots, k_n)`.
         bias: Optional bias of shape :math:`(C_{out})`, added after the rescaling.
         stride: Stride of the convolution.
-        padding: An int, one int per axis, ``'same'`` (any stride) or ``'valid'``.
+        padding: An int, one int per axis, ``'same'`` (any stride), ``'valid'`` or ``'full'``.
         dilation: Spacing between kernel taps.
         groups: Number of blocked connections from input to output channels.
+        mask: Optional 0s and 1s marking the valid pixels, of shape :math:`(N, 1, *)` or
+            :math:`(N, C_{in}, *)` (unbatched: without :math:`N`).
 
     Shape:
-        Same as :func:`padded_conv`.
+        Same as :func:`padded_conv`; the updated mask is :math:`(N, 1, *_{out})` or
+        :math:`(N, C_{out}, *_{out})`, as the mask.
 
     Examples:
         >>> out = partial_conv(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3), padding=1)
@@ -273,7 +315,17 @@ def partial_conv(
         True
     """
     dims, stride_, dilation_, pairs = _prepare("partial_conv", input, weight, groups, 0, padding, stride, dilation)
-    return _batched(input, dims, lambda x: _partial.partial_conv(x, weight, bias, stride_, pairs, dilation_, groups))
+    if mask is None:
+        return _batched(
+            input, dims, lambda x: _partial.partial_conv(x, weight, bias, stride_, pairs, dilation_, groups)
+        )
+    _checks.check_mask(mask, input, dims, "partial_conv")
+    if input.dim() == dims + 2:
+        return _masked.masked_partial_conv(input, mask, weight, bias, stride_, pairs, dilation_, groups)
+    out, updated = _masked.masked_partial_conv(
+        input.unsqueeze(0), mask.unsqueeze(0), weight, bias, stride_, pairs, dilation_, groups
+    )
+    return out.squeeze(0), updated.squeeze(0)
 
 
 def coord_channels(
@@ -343,7 +395,7 @@ def coord_conv(
             spatial axes, the coordinate taps last.
         bias: Optional bias of shape :math:`(C_{out})`.
         stride: Stride of the convolution.
-        padding: An int, one int per axis, ``'same'`` (any stride) or ``'valid'``.
+        padding: An int, one int per axis, ``'same'`` (any stride), ``'valid'`` or ``'full'``.
         dilation: Spacing between kernel taps.
         groups: Must be 1.
         with_r: Whether a radius channel follows the coordinates (see :func:`coord_channels`).

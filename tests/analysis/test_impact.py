@@ -14,7 +14,7 @@ from torch import nn
 import padmods
 from padmods.analysis import conv_stack, impact_map
 
-BUILT_IN = ("circular", "coord", "partial", "reflect", "replicate", "zeros")
+BUILT_IN = ("circular", "coord", "partial", "reflect", "replicate", "symmetric", "zeros")
 
 
 def as_tensor(array: np.ndarray) -> torch.Tensor:
@@ -49,7 +49,7 @@ def pad_matrix(n: int, mode: str) -> np.ndarray:
     p[1 : n + 1] = np.eye(n)
     if mode == "reflect":  # [a b c] -> [b | a b c | b]
         p[0, 1] = p[n + 1, n - 2] = 1
-    elif mode == "replicate":  # [a b c] -> [a | a b c | c]
+    elif mode in ("replicate", "symmetric"):  # [a b c] -> [a | a b c | c]: one pixel mirrored is the edge
         p[0, 0] = p[n + 1, n - 1] = 1
     elif mode == "circular":  # [a b c] -> [c | a b c | a]
         p[0, n - 1] = p[n + 1, 0] = 1

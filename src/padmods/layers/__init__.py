@@ -5,6 +5,7 @@ from __future__ import annotations
 from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d
 from padmods.layers.coord import CoordConv1d, CoordConv2d, CoordConv3d
 from padmods.layers.partial import PartialConv1d, PartialConv2d, PartialConv3d
+from padmods.layers.symmetric import SymmetricPadConv1d, SymmetricPadConv2d, SymmetricPadConv3d
 from padmods.layers.torch_modes import (
     CircularPadConv1d,
     CircularPadConv2d,
@@ -39,6 +40,9 @@ __all__ = [
     "ReplicatePadConv1d",
     "ReplicatePadConv2d",
     "ReplicatePadConv3d",
+    "SymmetricPadConv1d",
+    "SymmetricPadConv2d",
+    "SymmetricPadConv3d",
     "ZeroPadConv1d",
     "ZeroPadConv2d",
     "ZeroPadConv3d",

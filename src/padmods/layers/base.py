@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
-from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad, torch_mode_conv
+from padmods._conv import PAD_MODES, TORCH_PAD_MODES, border_conv, conv, explicit_pad
 from padmods._partial import partial_conv
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 
@@ -35,7 +35,8 @@ CONV_ARGS = """in_channels: Number of channels in the input image.
         kernel_size: Size of the convolving kernel.
         stride: Stride of the convolution. Default: 1
         padding: Padding added to both sides of every spatial axis: an int, one int per axis (e.g.
-            ``(height, width)``), ``'valid'`` or ``'same'``. ``'same'`` works for every kernel
+            ``(height, width)``), ``'valid'``, ``'full'`` (:math:`d (k - 1)` on both sides, every
+            output any input element reaches) or ``'same'``. ``'same'`` works for every kernel
             size, dilation and stride and follows TensorFlow's rule: the output has
             :math:`\\lceil n / s \\rceil` elements along an axis of :math:`n`, and when the needed
             padding is odd the extra element goes after (bottom/right). With stride 1 this is
@@ -164,7 +165,7 @@ class PaddedConvNd(_ConvNd):
         Returns:
             The padded tensor, e.g. of shape :math:`(N, C, H + top + bottom, W + left + right)`.
         """
-        if cls.border in TORCH_PAD_MODES:
+        if cls.border in PAD_MODES:
             return explicit_pad(input, pairs, cls.border)
         if cls.border == "partial":
             return explicit_pad(input, pairs, "zeros")
@@ -187,8 +188,8 @@ class PaddedConvNd(_ConvNd):
         convolves with padding 0.
         """
         border = cls._engine_border
-        if border in TORCH_PAD_MODES:
-            return torch_mode_conv(input, weight, bias, stride, pairs, dilation, groups, border)
+        if border in PAD_MODES:
+            return border_conv(input, weight, bias, stride, pairs, dilation, groups, border)
         if border == "partial":
             return partial_conv(input, weight, bias, stride, pairs, dilation, groups)
         return conv(cls.pad(input, pairs), weight, bias, stride, (0,) * len(pairs), dilation, groups)

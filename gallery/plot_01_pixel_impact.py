@@ -112,7 +112,7 @@ modes = padmods.available()
 impacts = {mode: impact_map(conv_stack(mode, layers=layers), (1, size, size)) for mode in modes}
 
 vmax = max(impact.max().item() for impact in impacts.values())
-rows = -(-len(modes) // 3)  # seven built-in modes; plugins installed in this environment add more
+rows = -(-len(modes) // 3)  # eight built-in modes; plugins installed in this environment add more
 fig, axes = plt.subplots(rows, 3, figsize=(5.8, 1.95 * rows), layout="constrained", squeeze=False)
 for ax in axes.flat[len(modes) :]:
     ax.axis("off")

@@ -145,7 +145,7 @@ results = {mode: zeros if mode == "zeros" else position_leak(mode, size=size) fo
 coord_circular = position_leak("coord", size=size, pad="circular")
 
 limit = max(result.scores.max().item() for result in results.values())
-rows = -(-len(results) // 3)  # seven built-in modes; plugins installed in this environment add more
+rows = -(-len(results) // 3)  # eight built-in modes; plugins installed in this environment add more
 fig, axes = plt.subplots(rows, 3, figsize=(5.8, 2 * rows), layout="constrained", squeeze=False)
 for ax in axes.flat[len(results) :]:
     ax.axis("off")

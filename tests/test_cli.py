@@ -13,7 +13,7 @@ import torch
 import padmods
 from padmods.cli import main
 
-BUILT_IN = ["circular", "coord", "partial", "reflect", "replicate", "symmetric", "zeros"]
+BUILT_IN = ["circular", "coord", "partial", "reflect", "replicate", "spherical", "symmetric", "zeros"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

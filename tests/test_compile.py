@@ -8,11 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import padmods
-from padmods._conv import replicate_by_concatenation
+from padmods._axis_pad import concat_pad
 
 from conftest import assert_close
 
-MODES = ["zeros", "reflect", "replicate", "circular", "symmetric", "partial", "coord"]
+MODES = ["zeros", "reflect", "replicate", "circular", "symmetric", "spherical", "partial", "coord"]
 
 
 def check_against_eager(compiled, eager, sizes, batch=2, channels=2):
@@ -65,7 +65,9 @@ def test_export_succeeds_and_matches_eager(mode, batch):
 def test_compiled_replicate_padding_equals_f_pad(pairs):
     x = torch.randn(2, 3, 4, 5)
     (top, bottom), (left, right) = pairs
-    assert torch.equal(replicate_by_concatenation(x, pairs), F.pad(x, (left, right, top, bottom), mode="replicate"))
+    assert torch.equal(
+        concat_pad(x, pairs, ("replicate", "replicate")), F.pad(x, (left, right, top, bottom), mode="replicate")
+    )
 
 
 def test_large_circular_input_traces_f_pad():
@@ -102,3 +104,12 @@ def test_coord_under_cpu_autocast(batch, pad):
     torch.testing.assert_close(out.float(), layer(x), rtol=0.05, atol=0.05)
     (grad,) = torch.autograd.grad(out.float().sum(), x)
     assert torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("modes", [("zeros", "circular"), ("symmetric", "reflect")])
+def test_per_axis_layers_compile_and_export(modes):
+    layer = padmods.create(modes, 2, 3, 3, padding="same", stride=2)
+    torch._dynamo.reset()
+    check_against_eager(torch.compile(layer, fullgraph=True, backend="aot_eager"), layer, [(9, 10)])
+    x = torch.randn(2, 2, 9, 10)
+    assert_close(torch.export.export(layer, (x,)).module()(x), layer(x))

@@ -10,12 +10,13 @@ from torch import nn
 import padmods
 from padmods.cli import main
 
-BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "symmetric", "zeros"]
+BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "spherical", "symmetric", "zeros"]
+EVERY_DIMENSION = [mode for mode in BUILT_INS if mode != "spherical"]  # spherical: 2-D only
 TORCH_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
 @pytest.mark.parametrize("dims", [1, 2, 3])
-@pytest.mark.parametrize("mode", BUILT_INS)
+@pytest.mark.parametrize("mode", EVERY_DIMENSION)
 def test_every_built_in_mode_has_a_layer_per_dimension(mode, dims):
     cls = padmods.get(mode, dims)
     assert issubclass(cls, TORCH_CONV[dims])
@@ -30,7 +31,7 @@ def test_get_and_create_default_to_two_dimensions():
     assert type(padmods.create("partial", 1, 1, 3)) is padmods.PartialConv2d
 
 
-@pytest.mark.parametrize("dim", [0, 4, "2", True, None])
+@pytest.mark.parametrize("dim", [0, 4, "2", True, 2.0])
 def test_bad_dim_names_what_is_expected(dim):
     with pytest.raises(ValueError, match=r"dim must be 1, 2 or 3 \(the number of spatial axes\), got"):
         padmods.get("zeros", dim)
@@ -118,5 +119,6 @@ def test_modes_command_lists_the_dimensions(capsys):
     assert main(["modes"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert sorted(lines) == BUILT_INS
-    for line in lines.values():
-        assert "1-D 2-D 3-D" in line
+    for mode, line in lines.items():
+        assert ("1-D 2-D 3-D" in line) == (mode != "spherical")
+    assert lines["spherical"].split()[2] == "2-D"

@@ -12,7 +12,7 @@ from torch import nn
 
 import padmods
 
-BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "symmetric", "zeros"]
+BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "spherical", "symmetric", "zeros"]
 
 
 def test_available_lists_built_ins_sorted():

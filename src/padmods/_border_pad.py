@@ -21,7 +21,7 @@ from torch import Tensor
 from padmods import _geometry
 from padmods._typing import Pairs
 
-__all__ = ["BORDER_COPY_MODES", "border_pad", "symmetric_pad"]
+__all__ = ["BORDER_COPY_MODES", "border_pad"]
 
 #: The torch padding modes whose border is a copy of input pixels, chosen per axis.
 BORDER_COPY_MODES = ("reflect", "replicate", "circular")
@@ -113,34 +113,3 @@ def border_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
 
 def _torch_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
     return F.pad(input, _geometry.to_pad_arg(pairs), mode=mode)
-
-
-def symmetric_pad(input: Tensor, pairs: Pairs) -> Tensor:
-    r"""Symmetric padding of the last ``len(pairs)`` axes: the mirror image, edge element included.
-
-    ``[a b c d]`` padded by 2 becomes ``[b a | a b c d | d c]``; padding beyond the axis size keeps
-    reflecting (period ``2n``). Built from flipped copies and concatenation, one axis at a time,
-    which traced graphs compile as they are (an ``index_select`` backward crashes inductor's CPU
-    code in torch 2.13).
-
-    Shape:
-        - Input: :math:`(*, n_1, \ldots, n_k)`, every :math:`n_i \geq 1` where padded
-        - Output: :math:`(*, n_1 + b_1 + a_1, \ldots, n_k + b_k + a_k)`
-    """
-    first_axis = input.dim() - len(pairs)
-    for axis, (before, after) in enumerate(pairs, start=first_axis):
-        size = input.shape[axis]
-        if not (before or after):
-            continue
-        if before <= size and after <= size:
-            head = input.narrow(axis, 0, before).flip(axis)
-            tail = input.narrow(axis, size - after, after).flip(axis)
-            input = torch.cat([head, input, tail], dim=axis)
-            continue
-        # the axis continued as whole periods [x, flip(x)], then cut to the padded extent
-        period = torch.cat([input, input.flip(axis)], dim=axis)
-        periods_before = -(-before // (2 * size))
-        periods_after = -(-(size + after) // (2 * size))
-        tiled = torch.cat([period] * (periods_before + periods_after), dim=axis)
-        input = tiled.narrow(axis, periods_before * 2 * size - before, before + size + after)
-    return input

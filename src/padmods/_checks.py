@@ -19,6 +19,7 @@ __all__ = [
     "AXIS_NAMES",
     "BORDERS_WITH_LIMITS",
     "as_tuple",
+    "check_axis_modes",
     "check_conv_input",
     "check_count",
     "check_float",
@@ -35,7 +36,7 @@ __all__ = [
 PADDING_STRINGS = ("same", "valid", "full")
 
 #: The borders whose padding is limited by the input size (zero borders fit any padding).
-BORDERS_WITH_LIMITS = ("reflect", "replicate", "circular", "symmetric")
+BORDERS_WITH_LIMITS = ("reflect", "replicate", "circular", "symmetric", "spherical")
 
 #: How errors name the spatial axes of a 1-D, 2-D and 3-D input.
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
@@ -118,6 +119,17 @@ def check_mode(mode: Any, allowed: Sequence[str], where: object) -> str:
     return str(mode)
 
 
+def check_axis_modes(modes: Any, allowed: Sequence[str], dims: int, where: object) -> tuple[str, ...]:
+    """Return ``modes`` as a tuple if it names one of ``allowed`` for each of ``dims`` spatial axes."""
+    if not isinstance(modes, (tuple, list)) or len(modes) != dims or any(m not in allowed for m in modes):
+        names = ", ".join(AXIS_NAMES.get(dims, ()))
+        raise ValueError(
+            f"{describe(where)}: per-axis modes are one of {tuple(allowed)} for each of the {dims} spatial "
+            f"axes ({names}), got {modes!r}"
+        )
+    return tuple(str(m) for m in modes)
+
+
 def check_conv_input(input: Any, in_channels: int, dims: int, where: object) -> None:
     """Check type, rank, dtype and channel count of a convolution input with ``dims`` spatial axes.
 
@@ -142,20 +154,29 @@ def check_conv_input(input: Any, in_channels: int, dims: int, where: object) -> 
         )
 
 
-def check_padding_fits(mode: str, pairs: Pairs, sizes: Sequence[int], where: object) -> None:
-    """Check that a border of ``mode`` can pad an input of spatial ``sizes`` by ``pairs``.
+def check_padding_fits(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequence[int], where: object) -> None:
+    """Check that a border of ``mode`` (or of one mode per axis) can pad an input of ``sizes`` by ``pairs``.
 
     Reflection needs every pad smaller than its axis, circular wrapping at most the axis, and
-    replication and symmetric mirroring a non-empty axis. Zero borders always fit.
+    replication and symmetric mirroring a non-empty axis. Zero borders always fit. A spherical
+    border wraps the width (even, at most the width) and mirrors the height across the poles (at
+    most the height).
 
     Raises:
         ValueError: The padding does not fit; the message names the caller, the padding and the size.
     """
-    for axis, ((before, after), size) in enumerate(zip(pairs, sizes, strict=True)):
+    if mode == "spherical":
+        if sizes[-1] % 2:
+            raise ValueError(
+                f"{describe(where)}: spherical padding shifts the rows past a pole by half the width, so it needs "
+                f"an even width; input spatial size is {tuple(sizes)}"
+            )
+    modes = mode if isinstance(mode, tuple) else (mode,) * len(sizes)
+    for axis, ((before, after), size, mode) in enumerate(zip(pairs, sizes, modes, strict=True)):
         largest = max(before, after)
         if mode == "reflect":
             fits, rule = largest < size, "smaller than"
-        elif mode == "circular":
+        elif mode in ("circular", "spherical"):  # spherical: each pole mirrors at most the whole height
             fits, rule = largest <= size, "at most"
         elif mode in ("replicate", "symmetric"):
             fits, rule = size > 0 or largest == 0, "possible only on a non-empty input,"

@@ -8,24 +8,32 @@ with one input and one output channel. :func:`border_conv` chains them.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from padmods import _geometry
-from padmods._border_pad import border_pad, symmetric_pad
+from padmods._axis_pad import AXIS_MODES, concat_pad, spherical_pad
+from padmods._border_pad import border_pad
 from padmods._typing import Pairs
 
-__all__ = ["PAD_MODES", "TORCH_PAD_MODES", "border_conv", "conv", "conv_operands", "explicit_pad"]
+__all__ = ["BORDERS", "PAD_MODES", "TORCH_PAD_MODES", "Border", "border_conv", "conv", "conv_operands", "explicit_pad"]
 
 #: Border modes that :func:`torch.nn.functional.pad` implements; ``'zeros'`` is torch's conv name.
 TORCH_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
 
-#: Every border that padding alone makes: torch's four, and ``'symmetric'`` (a mirror that repeats
-#: the edge pixel, TensorFlow's ``SYMMETRIC``).
-PAD_MODES = (*TORCH_PAD_MODES, "symmetric")
+#: Every border that padding alone makes on any axis: torch's four, and ``'symmetric'`` (a mirror
+#: that repeats the edge pixel, TensorFlow's ``SYMMETRIC``).
+PAD_MODES = AXIS_MODES
+
+#: The borders :func:`border_conv` pads with: :data:`PAD_MODES`, and ``'spherical'`` (2-D
+#: equirectangular images). A tuple of :data:`PAD_MODES` pads each axis with its own mode.
+BORDERS = (*PAD_MODES, "spherical")
+
+#: A border: one of :data:`BORDERS`, or one of :data:`PAD_MODES` per spatial axis.
+Border = Union[str, tuple[str, ...]]
 
 _CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -86,21 +94,28 @@ def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
     return batch >= 16 and torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad)
 
 
-def conv_operands(input: Tensor, pairs: Pairs, mode: str) -> tuple[Tensor, tuple[int, ...]]:
+def conv_operands(input: Tensor, pairs: Pairs, mode: Border) -> tuple[Tensor, tuple[int, ...]]:
     """What to hand the convolution for a border of ``mode``: the input and its own padding.
 
     A symmetric zero border is left to the convolution; any other border is padded explicitly.
     """
     befores, afters = zip(*pairs, strict=True)
-    if befores == afters and (mode == "zeros" or not any(befores)):
+    zeros = mode == "zeros" or (isinstance(mode, tuple) and all(m == "zeros" for m in mode))
+    if befores == afters and (zeros or not any(befores)):
         return input, befores
     return explicit_pad(input, pairs, mode), (0,) * len(pairs)
 
 
-def explicit_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
-    """Pad the last ``len(pairs)`` axes of a batched ``input`` with one of :data:`PAD_MODES` (no checks)."""
+def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
+    """Pad the last ``len(pairs)`` axes of a batched ``input`` with a :data:`Border` (no checks)."""
+    if isinstance(mode, tuple):
+        if len(set(mode)) > 1:
+            return concat_pad(input, pairs, mode)
+        mode = mode[0]
+    if mode == "spherical":
+        return spherical_pad(input, pairs)
     if mode == "symmetric":
-        return symmetric_pad(input, pairs)
+        return concat_pad(input, pairs, (mode,) * len(pairs))
     if (
         mode == "circular"
         and input.device.type == "cpu"
@@ -112,25 +127,8 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
         # inductor's replication_pad2d_backward gives wrong strides in torch 2.13 (nn.Conv2d with
         # padding_mode='replicate' fails the same way), and a gather of clamped indices crashes its
         # backward; concatenating expanded edges compiles cleanly
-        return replicate_by_concatenation(input, pairs)
+        return concat_pad(input, pairs, (mode,) * len(pairs))
     return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if mode == "zeros" else mode)
-
-
-def replicate_by_concatenation(input: Tensor, pairs: Pairs) -> Tensor:
-    """Replicate padding as the input between copies of its edge rows/columns, one axis at a time."""
-    first_axis = input.dim() - len(pairs)
-    for axis, (before, after) in enumerate(pairs, start=first_axis):
-        size = input.shape[axis]
-        parts = []
-        if before:
-            edge = input.narrow(axis, 0, 1)
-            parts.append(edge.expand(*input.shape[:axis], before, *input.shape[axis + 1 :]))
-        parts.append(input)
-        if after:
-            edge = input.narrow(axis, size - 1, 1)
-            parts.append(edge.expand(*input.shape[:axis], after, *input.shape[axis + 1 :]))
-        input = torch.cat(parts, dim=axis) if len(parts) > 1 else input
-    return input
 
 
 def border_conv(
@@ -141,8 +139,8 @@ def border_conv(
     pairs: Pairs,
     dilation: tuple[int, ...],
     groups: int,
-    mode: str,
+    mode: Border,
 ) -> Tensor:
-    """Convolution of a batched input over a border of :data:`PAD_MODES`, given resolved ``pairs`` (no checks)."""
+    """Convolution of a batched input over a :data:`Border`, given resolved ``pairs`` (no checks)."""
     padded, padding = conv_operands(input, pairs, mode)
     return conv(padded, weight, bias, stride, padding, dilation, groups)

@@ -19,13 +19,15 @@ from torch import Tensor
 
 from padmods import _geometry
 from padmods._cache import cached
-from padmods._conv import PAD_MODES, border_conv
+from padmods._conv import PAD_MODES, Border, border_conv
 from padmods._partial import partial_conv, ratio_map
 from padmods._typing import Pairs
 
 __all__ = ["COORD_BORDERS", "add_coord_term_", "coord_conv", "coord_factors", "coord_image"]
 
-#: The borders that CoordConv's engine pads with: the padding modes and partial convolution.
+#: The borders whose coordinate term CoordConv's engine computes in closed form: the padding modes
+#: and partial convolution (and a tuple of padding modes, one per axis). Spherical borders shift
+#: rows across the poles, so they convolve a coordinate image instead.
 COORD_BORDERS = (*PAD_MODES, "partial")
 
 #: Largest flattened factor (``n k_1 ... k_n O_1 ... O_n`` elements, 256 KiB in float32) that
@@ -78,7 +80,7 @@ def coord_factors(
     stride: tuple[int, ...],
     dilation: tuple[int, ...],
     pairs: Pairs,
-    mode: str,
+    mode: Border,
     device: torch.device,
     dtype: torch.dtype,
 ) -> CoordFactors:
@@ -99,7 +101,8 @@ def coord_factors(
     factors = []
     for axis, (n, k, s, d, (before, after)) in enumerate(zip(sizes, kernel, stride, dilation, pairs, strict=True)):
         coordinates = _axis_coordinates(n)
-        taps = _geometry.tap_sources(n, k, s, d, before, after, mode)
+        axis_mode = mode[axis] if isinstance(mode, tuple) else mode
+        taps = _geometry.tap_sources(n, k, s, d, before, after, axis_mode)
         inside = [[0.0 if i < 0 else 1.0 for i in row] for row in taps]
         values = [[0.0 if i < 0 else coordinates[i] for i in row] for row in taps]
         per_channel = [values if axis == dims - 1 - c else inside for c in range(dims)]
@@ -191,7 +194,7 @@ def _input_conv(
     stride: tuple[int, ...],
     pairs: Pairs,
     dilation: tuple[int, ...],
-    border: str,
+    border: Border,
 ) -> Tensor:
     if border == "partial":
         return partial_conv(input, weight, bias, stride, pairs, dilation, 1)
@@ -206,7 +209,7 @@ def coord_conv(
     pairs: Pairs,
     dilation: tuple[int, ...],
     with_r: bool,
-    border: str,
+    border: Border,
 ) -> Tensor:
     """CoordConv of a batched input over one of :data:`COORD_BORDERS`, given resolved ``pairs`` (no checks).
 

@@ -64,7 +64,7 @@ def _replace_convs(
 
 def convert(
     model: nn.Module,
-    mode: str | type[_ConvNd],
+    mode: str | tuple[str, ...] | type[_ConvNd],
     *,
     inplace: bool = False,
     filter: Optional[ConvFilter] = None,
@@ -90,7 +90,9 @@ def convert(
 
     Args:
         model: The model; it may itself be a convolution.
-        mode: A registered mode name or a layer class.
+        mode: A registered mode name, a layer class, or a tuple of one padding mode per spatial axis
+            (``('reflect', 'circular')``: reflect along the height, circular along the width), which
+            converts the convolutions of that many axes.
         inplace: Modify ``model`` itself instead of a deep copy. Default: ``False``
         filter: ``filter(qualified_name, conv) -> bool`` picks which convolutions change; the root
             is named ``''``. Default: all of them.
@@ -137,7 +139,8 @@ def convert(
             ) from None
         if not hasattr(cls, "from_conv"):
             raise TypeError(f"padding mode {mode!r} ({cls.__name__}) has no from_conv class method to convert with")
-        new: _ConvNd = cls.from_conv(conv, share_parameters=True, **kwargs)
+        extra = {"borders": tuple(mode)} if isinstance(mode, (tuple, list)) else {}
+        new: _ConvNd = cls.from_conv(conv, share_parameters=True, **extra, **kwargs)
         return new
 
     return _replace_convs(model, make, wanted)

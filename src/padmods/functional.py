@@ -15,11 +15,12 @@ import torch
 from torch import Tensor
 
 from padmods import _checks, _coord, _geometry, _masked, _partial
-from padmods._conv import PAD_MODES, TORCH_PAD_MODES, border_conv, explicit_pad
+from padmods._conv import BORDERS, PAD_MODES, TORCH_PAD_MODES, Border, border_conv, explicit_pad
 from padmods._coord import COORD_BORDERS
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 
 __all__ = [
+    "BORDERS",
     "COORD_BORDERS",
     "PAD_MODES",
     "TORCH_PAD_MODES",
@@ -93,7 +94,17 @@ def _batched(input: Tensor, dims: int, run: Callable[[Tensor], Tensor]) -> Tenso
     return run(input)
 
 
-def pad(input: Tensor, pairs: Pairs, mode: str = "zeros") -> Tensor:
+def _check_border(mode: object, dims: int, where: str) -> Border:
+    """A border name of :data:`BORDERS` ('spherical' in 2-D only), or one padding mode per axis."""
+    if isinstance(mode, (tuple, list)):
+        return _checks.check_axis_modes(mode, PAD_MODES, dims, where)
+    border = _checks.check_mode(mode, BORDERS, where)
+    if border == "spherical" and dims != 2:
+        raise ValueError(f"{where}: spherical padding is for 2-D (equirectangular) inputs, got {dims} spatial axes")
+    return border
+
+
+def pad(input: Tensor, pairs: Pairs, mode: Border = "zeros") -> Tensor:
     r"""Pad the last ``len(pairs)`` axes of ``input`` the way the layers of ``mode`` do.
 
     Use it to see what a mode puts in the border, or to write a plugin mode that pads and then
@@ -102,8 +113,8 @@ def pad(input: Tensor, pairs: Pairs, mode: str = "zeros") -> Tensor:
     Args:
         input: Tensor of shape :math:`(N, C, *)` or :math:`(C, *)`, with 1 to 3 spatial axes.
         pairs: One ``(before, after)`` pair per spatial axis, in axis order.
-        mode: One of :data:`PAD_MODES`: ``'zeros'``, ``'reflect'``, ``'replicate'``, ``'circular'``
-            and ``'symmetric'``.
+        mode: One of :data:`BORDERS`: ``'zeros'``, ``'reflect'``, ``'replicate'``, ``'circular'``,
+            ``'symmetric'`` or (2-D) ``'spherical'``; or a tuple of one of the first five per axis.
 
     Shape:
         - Input: :math:`(N, C, n_1, \ldots, n_k)` or :math:`(C, n_1, \ldots, n_k)`, :math:`k` = ``len(pairs)``
@@ -115,9 +126,9 @@ def pad(input: Tensor, pairs: Pairs, mode: str = "zeros") -> Tensor:
         >>> pad(torch.zeros(1, 2, 3, 4, 5), ((1, 1), (0, 2), (3, 0)), mode="circular").shape
         torch.Size([1, 2, 5, 6, 8])
     """
-    _checks.check_mode(mode, PAD_MODES, "pad")
     pairs = _parse_pairs(pairs)
     dims = _checks.check_spatial_dims(len(pairs), "pad")
+    mode = _check_border(mode, dims, "pad")
     if not isinstance(input, Tensor) or input.dim() not in (dims + 1, dims + 2):
         shape = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
         raise ValueError(f"pad: {dims} padded axes need a {dims + 1}-D or {dims + 2}-D input tensor, got {shape}")
@@ -164,9 +175,9 @@ def padded_conv(
     padding: PaddingArg = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
-    mode: str = "zeros",
+    mode: Border = "zeros",
 ) -> Tensor:
-    r"""Convolution over a border filled by one of torch's padding modes, in 1, 2 or 3 dimensions.
+    r"""Convolution over a border filled by a padding mode, in 1, 2 or 3 dimensions.
 
     Equals ``F.conv2d(pad(input, pairs, mode), weight, bias, stride, 0, dilation, groups)`` (or
     ``conv1d``/``conv3d`` by the weight's rank), with ``pairs`` from :func:`resolve_padding`. Zero
@@ -180,7 +191,7 @@ def padded_conv(
         padding: An int, one int per axis, ``'same'`` (any stride), ``'valid'`` or ``'full'``.
         dilation: Spacing between kernel taps.
         groups: Number of blocked connections from input to output channels.
-        mode: ``'zeros'``, ``'reflect'``, ``'replicate'``, ``'circular'`` or ``'symmetric'``.
+        mode: One of :data:`BORDERS`, or a tuple of one padding mode per axis (see :func:`pad`).
 
     Shape:
         - Input: :math:`(N, C_{in}, n_1, \ldots, n_k)` or :math:`(C_{in}, n_1, \ldots, n_k)`
@@ -192,8 +203,8 @@ def padded_conv(
         >>> padded_conv(x, torch.ones(1, 1, 3, 3), padding=1, mode="circular")[0, 0, 0]
         tensor([60., 57., 66., 63.])
     """
-    _checks.check_mode(mode, PAD_MODES, "padded_conv")
     dims, stride_, dilation_, pairs = _prepare("padded_conv", input, weight, groups, 0, padding, stride, dilation)
+    mode = _check_border(mode, dims, "padded_conv")
     _checks.check_padding_fits(mode, pairs, tuple(input.shape[-dims:]), "padded_conv")
     return _batched(input, dims, lambda x: border_conv(x, weight, bias, stride_, pairs, dilation_, groups, mode))
 
@@ -379,7 +390,7 @@ def coord_conv(
     groups: int = 1,
     *,
     with_r: bool = False,
-    pad: str = "zeros",
+    pad: Border = "zeros",
 ) -> Tensor:
     r"""CoordConv (Liu et al., 2018): convolution over the input with coordinate channels appended.
 
@@ -399,8 +410,8 @@ def coord_conv(
         dilation: Spacing between kernel taps.
         groups: Must be 1.
         with_r: Whether a radius channel follows the coordinates (see :func:`coord_channels`).
-        pad: The border of input and coordinates: one of :data:`COORD_BORDERS`, ``'zeros'``,
-            ``'reflect'``, ``'replicate'``, ``'circular'`` or ``'partial'``.
+        pad: The border of input and coordinates: one of :data:`COORD_BORDERS` (the padding modes
+            and ``'partial'``), or a tuple of one padding mode per axis.
 
     Shape:
         Same as :func:`padded_conv`.
@@ -414,13 +425,15 @@ def coord_conv(
     """
     if groups != 1:
         raise ValueError(f"coord_conv supports groups=1 only, got groups={groups}")
-    _checks.check_mode(pad, COORD_BORDERS, "coord_conv")
     if not isinstance(weight, Tensor):
         raise TypeError(f"coord_conv expects a torch.Tensor weight, got {type(weight).__name__}")
     extra = weight.dim() - 2 + (1 if with_r else 0)
     dims, stride_, dilation_, pairs = _prepare("coord_conv", input, weight, 1, extra, padding, stride, dilation)
-    if pad != "partial":
-        _checks.check_padding_fits(pad, pairs, tuple(input.shape[-dims:]), "coord_conv")
+    if isinstance(pad, (tuple, list)):
+        pad = _checks.check_axis_modes(pad, PAD_MODES, dims, "coord_conv")
+    else:
+        _checks.check_mode(pad, COORD_BORDERS, "coord_conv")
+    _checks.check_padding_fits(pad, pairs, tuple(input.shape[-dims:]), "coord_conv")
     return _batched(
         input, dims, lambda x: _coord.coord_conv(x, weight, bias, stride_, pairs, dilation_, bool(with_r), pad)
     )

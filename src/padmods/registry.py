@@ -70,7 +70,7 @@ def _dims_of(cls: object) -> int:
 
 
 def _check_dim(dim: object) -> int:
-    if dim not in _CONVS or isinstance(dim, bool):
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim not in _CONVS:
         raise ValueError(f"dim must be 1, 2 or 3 (the number of spatial axes), got {dim!r}")
     return int(dim)
 
@@ -180,8 +180,10 @@ def available(dim: int | None = None) -> list[str]:
     return sorted(name for name, by_dim in _modes.items() if dim in by_dim)
 
 
-def dimensions(name: str) -> tuple[int, ...]:
+def dimensions(name: str | tuple[str, ...]) -> tuple[int, ...]:
     """The numbers of spatial axes that the mode ``name`` has layers for, e.g. ``(1, 2, 3)``.
+
+    A tuple of per-axis modes has one dimension, its length.
 
     Raises:
         ValueError: No mode of that name exists.
@@ -189,8 +191,20 @@ def dimensions(name: str) -> tuple[int, ...]:
     Examples:
         >>> padmods.registry.dimensions("reflect")
         (1, 2, 3)
+        >>> padmods.registry.dimensions(("zeros", "circular"))
+        (2,)
     """
+    if isinstance(name, (tuple, list)):
+        return (len(_per_axis_modes(name, len(name))),)
     return tuple(sorted(_lookup(name)))
+
+
+def _per_axis_modes(name: tuple[str, ...] | list[str], dim: int) -> tuple[str, ...]:
+    """Check a tuple of per-axis modes: one of the padding modes for each of ``dim`` axes."""
+    from padmods._checks import check_axis_modes
+    from padmods._conv import PAD_MODES
+
+    return check_axis_modes(name, PAD_MODES, dim, "padmods.registry")
 
 
 def _lookup(name: str) -> Mapping[int, type[nn.Module]]:
@@ -204,12 +218,14 @@ def _lookup(name: str) -> Mapping[int, type[nn.Module]]:
         raise ValueError(f"unknown padding mode {name!r}; available modes: {', '.join(available())}") from None
 
 
-def get(name: str | type[nn.Module], dim: int = 2) -> type[nn.Module]:
+def get(name: str | tuple[str, ...] | type[nn.Module], dim: int | None = None) -> type[nn.Module]:
     """The layer class of the padding mode ``name`` for ``dim`` spatial axes; a class is passed straight through.
 
     Args:
-        name: A registered mode name, or a layer class.
-        dim: Number of spatial axes: 1 (``nn.Conv1d``), 2 (``nn.Conv2d``) or 3 (``nn.Conv3d``). Default: 2
+        name: A registered mode name, a layer class, or a tuple of one padding mode per spatial
+            axis (``('zeros', 'circular')``: the per-axis layer, :class:`~padmods.PerAxisPadConv2d`).
+        dim: Number of spatial axes: 1 (``nn.Conv1d``), 2 (``nn.Conv2d``) or 3 (``nn.Conv3d``).
+            Default: the tuple's length for per-axis modes, else 2
 
     Raises:
         ValueError: No mode of that name exists (the message lists the available ones), or it has no
@@ -223,7 +239,13 @@ def get(name: str | type[nn.Module], dim: int = 2) -> type[nn.Module]:
     """
     if isinstance(name, type) and _dims_of(name):
         return name
-    dim = _check_dim(dim)
+    if isinstance(name, (tuple, list)):
+        dim = _check_dim(len(name) if dim is None else dim)
+        _per_axis_modes(name, dim)
+        from padmods.layers.per_axis import per_axis_class  # the layers import this module
+
+        return per_axis_class(dim)
+    dim = _check_dim(2 if dim is None else dim)
     by_dim = _lookup(name)  # type: ignore[arg-type]
     if dim not in by_dim:
         has = ", ".join(f"{d}-D" for d in sorted(by_dim))
@@ -232,16 +254,23 @@ def get(name: str | type[nn.Module], dim: int = 2) -> type[nn.Module]:
 
 
 def create(
-    name: str | type[nn.Module], in_channels: int, out_channels: int, kernel_size: Any, *, dim: int = 2, **kwargs: Any
+    name: str | tuple[str, ...] | type[nn.Module],
+    in_channels: int,
+    out_channels: int,
+    kernel_size: Any,
+    *,
+    dim: int | None = None,
+    **kwargs: Any,
 ) -> nn.Module:
     """Build a layer of the padding mode ``name``.
 
     Args:
-        name: A registered mode name (or a layer class).
+        name: A registered mode name, a layer class, or a tuple of one padding mode per spatial axis.
         in_channels: Number of input channels.
         out_channels: Number of output channels.
         kernel_size: Size of the kernel.
-        dim: Number of spatial axes: 1, 2 or 3. Ignored when ``name`` is a class. Default: 2
+        dim: Number of spatial axes: 1, 2 or 3. Ignored when ``name`` is a class. Default: the tuple's
+            length for per-axis modes, else 2
         **kwargs: Any other constructor argument of the mode's class (``stride``, ``padding``, ...).
 
     Examples:
@@ -249,5 +278,9 @@ def create(
         CircularPadConv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=same)
         >>> padmods.create("partial", 1, 4, 5, dim=1)
         PartialConv1d(1, 4, kernel_size=(5,), stride=(1,))
+        >>> padmods.create(("zeros", "circular"), 3, 8, 3, padding=1).borders
+        ('zeros', 'circular')
     """
+    if isinstance(name, (tuple, list)):
+        kwargs["borders"] = tuple(name)
     return get(name, dim)(in_channels, out_channels, kernel_size, **kwargs)

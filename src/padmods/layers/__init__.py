@@ -5,6 +5,8 @@ from __future__ import annotations
 from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d
 from padmods.layers.coord import CoordConv1d, CoordConv2d, CoordConv3d
 from padmods.layers.partial import PartialConv1d, PartialConv2d, PartialConv3d
+from padmods.layers.per_axis import PerAxisPadConv1d, PerAxisPadConv2d, PerAxisPadConv3d
+from padmods.layers.spherical import SphericalPadConv2d
 from padmods.layers.symmetric import SymmetricPadConv1d, SymmetricPadConv2d, SymmetricPadConv3d
 from padmods.layers.torch_modes import (
     CircularPadConv1d,
@@ -34,12 +36,16 @@ __all__ = [
     "PartialConv1d",
     "PartialConv2d",
     "PartialConv3d",
+    "PerAxisPadConv1d",
+    "PerAxisPadConv2d",
+    "PerAxisPadConv3d",
     "ReflectPadConv1d",
     "ReflectPadConv2d",
     "ReflectPadConv3d",
     "ReplicatePadConv1d",
     "ReplicatePadConv2d",
     "ReplicatePadConv3d",
+    "SphericalPadConv2d",
     "SymmetricPadConv1d",
     "SymmetricPadConv2d",
     "SymmetricPadConv3d",

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
-from padmods._conv import PAD_MODES, TORCH_PAD_MODES, border_conv, conv, explicit_pad
+from padmods._conv import BORDERS, TORCH_PAD_MODES, border_conv, conv, explicit_pad
 from padmods._partial import partial_conv
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 
@@ -165,7 +165,7 @@ class PaddedConvNd(_ConvNd):
         Returns:
             The padded tensor, e.g. of shape :math:`(N, C, H + top + bottom, W + left + right)`.
         """
-        if cls.border in PAD_MODES:
+        if cls.border in BORDERS:
             return explicit_pad(input, pairs, cls.border)
         if cls.border == "partial":
             return explicit_pad(input, pairs, "zeros")
@@ -188,7 +188,7 @@ class PaddedConvNd(_ConvNd):
         convolves with padding 0.
         """
         border = cls._engine_border
-        if border in PAD_MODES:
+        if border in BORDERS:
             return border_conv(input, weight, bias, stride, pairs, dilation, groups, border)
         if border == "partial":
             return partial_conv(input, weight, bias, stride, pairs, dilation, groups)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 from torch import Tensor
 from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks
+from padmods._conv import PAD_MODES, Border
 from padmods._coord import COORD_BORDERS, coord_conv, coord_image
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d, PaddedConvNd, format_doc
@@ -63,19 +64,29 @@ class CoordConvNd(PaddedConvNd):
 
     def _resolve_pad(self) -> None:
         """Look up the layer class of ``pad_mode`` once, and the engine border it stands for."""
+        self._pad_layer: type[PaddedConvNd]
+        self._pad_border: Border | None
+        if isinstance(self.pad_mode, (tuple, list)):  # one padding mode per axis
+            self.pad_mode = _checks.check_axis_modes(self.pad_mode, PAD_MODES, self._spatial_dims, type(self).__name__)
+            self._pad_layer = cast(type[PaddedConvNd], get(self.pad_mode, self._spatial_dims))
+            self._pad_border = self.pad_mode
+            return
         pad_cls = get(self.pad_mode, self._spatial_dims)
         if not issubclass(pad_cls, PaddedConvNd) or issubclass(pad_cls, CoordConvNd):
             raise ValueError(
                 f"{type(self).__name__} pads with a padmods mode other than 'coord', "
                 f"got pad={self.pad_mode!r} ({pad_cls.__name__})"
             )
-        self._pad_layer: type[PaddedConvNd] = pad_cls
+        self._pad_layer = pad_cls
         border = pad_cls._engine_border
         self._pad_border = border if border in COORD_BORDERS else None
 
     def check_padding(self, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:  # type: ignore[override]
         """Raise a ``ValueError`` naming ``where`` if the ``pad`` mode cannot pad an input of ``sizes``."""
-        self._pad_layer.check_padding(pairs, sizes, where)
+        if self._pad_border is not None:
+            _checks.check_padding_fits(self._pad_border, pairs, sizes, where)
+        else:
+            self._pad_layer.check_padding(pairs, sizes, where)
 
     def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
         if self._pad_border is not None:
@@ -165,8 +176,8 @@ class CoordConv2d(CoordConvNd, PaddedConv2d):
     Args:
         {args}
         with_r: Append the radius channel as well. Default: ``False``
-        pad: Name of the registered mode that pads the border (any mode but ``'coord'``).
-            Default: ``'zeros'``
+        pad: Name of the registered mode that pads the border (any mode but ``'coord'``), or one
+            padding mode per axis, e.g. ``('zeros', 'circular')``. Default: ``'zeros'``
 
     Shape:
         {shape}

@@ -1,0 +1,99 @@
+"""Padding built from slices and concatenation, one axis at a time, each axis with its own mode.
+
+Every border here is a copy of input slices (or zeros) glued on along one axis, so it works for
+any number of axes, mixes modes per axis (``('zeros', 'circular')``: zeros along the height,
+wrapped along the width), and traces into graphs that inductor compiles (it has no CPU backward
+trouble with ``cat``, ``flip`` and ``narrow``). It also holds the two borders that torch's
+``F.pad`` lacks: ``'symmetric'``, and ``'spherical'`` for equirectangular images.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from padmods._typing import Pairs
+
+__all__ = ["AXIS_MODES", "axis_pad", "concat_pad", "spherical_pad"]
+
+#: The modes that one axis can be padded with.
+AXIS_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric")
+
+
+def _zeros_like_strip(input: Tensor, axis: int, length: int) -> Tensor:
+    return input.new_zeros(*input.shape[:axis], length, *input.shape[axis + 1 :])
+
+
+def _symmetric_axis(input: Tensor, axis: int, before: int, after: int) -> Tensor:
+    """The mirror with the edge repeated; beyond the axis it keeps reflecting (period ``2n``)."""
+    size = input.shape[axis]
+    if before <= size and after <= size:
+        head = input.narrow(axis, 0, before).flip(axis)
+        tail = input.narrow(axis, size - after, after).flip(axis)
+        return torch.cat([head, input, tail], dim=axis)
+    # the axis continued as whole periods [x, flip(x)], then cut to the padded extent
+    period = torch.cat([input, input.flip(axis)], dim=axis)
+    periods_before = -(-before // (2 * size))
+    periods_after = -(-(size + after) // (2 * size))
+    tiled = torch.cat([period] * (periods_before + periods_after), dim=axis)
+    return tiled.narrow(axis, periods_before * 2 * size - before, before + size + after)
+
+
+def axis_pad(input: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
+    """Pad one ``axis`` of ``input`` by ``before`` and ``after`` elements with one of :data:`AXIS_MODES`.
+
+    Within torch's limits (reflect: pads below the size; circular: at most the size) every mode
+    equals ``F.pad``; ``'symmetric'`` takes any padding.
+    """
+    if not (before or after):
+        return input
+    size = input.shape[axis]
+    if mode == "symmetric":
+        return _symmetric_axis(input, axis, before, after)
+    if mode == "zeros":
+        head, tail = _zeros_like_strip(input, axis, before), _zeros_like_strip(input, axis, after)
+    elif mode == "replicate":
+        head = input.narrow(axis, 0, 1).expand(*input.shape[:axis], before, *input.shape[axis + 1 :])
+        tail = input.narrow(axis, size - 1, 1).expand(*input.shape[:axis], after, *input.shape[axis + 1 :])
+    elif mode == "reflect":
+        head = input.narrow(axis, 1, before).flip(axis)
+        tail = input.narrow(axis, size - 1 - after, after).flip(axis)
+    elif mode == "circular":
+        head = input.narrow(axis, size - before, before)
+        tail = input.narrow(axis, 0, after)
+    else:
+        raise ValueError(f"axis_pad: mode must be one of {AXIS_MODES}, got {mode!r}")
+    return torch.cat([head, input, tail], dim=axis)
+
+
+def concat_pad(input: Tensor, pairs: Pairs, modes: tuple[str, ...]) -> Tensor:
+    """Pad the last ``len(pairs)`` axes, axis ``i`` with ``modes[i]``, first axis first (no checks)."""
+    first_axis = input.dim() - len(pairs)
+    for axis, ((before, after), mode) in enumerate(zip(pairs, modes, strict=True), start=first_axis):
+        input = axis_pad(input, axis, before, after, mode)
+    return input
+
+
+def spherical_pad(input: Tensor, pairs: Pairs) -> Tensor:
+    r"""Pad an equirectangular image (rows: latitude, columns: longitude) as the sphere continues.
+
+    Past the top and bottom rows the image continues on the far side of the pole: the rows are
+    mirrored across it (the edge row repeated, as with ``'symmetric'``) and shifted by half the
+    width, the opposite meridian; along the width it wraps around (``'circular'``). The width must
+    be even, and each pad at most the size of its axis (checked by
+    :func:`padmods._checks.check_padding_fits`).
+
+    Shape:
+        - Input: :math:`(*, H, W)`, :math:`W` even
+        - Output: :math:`(*, H + p_{top} + p_{bottom}, W + p_{left} + p_{right})`
+    """
+    (top, bottom), (left, right) = pairs
+    height, width = input.shape[-2], input.shape[-1]
+    parts = []
+    if top:
+        parts.append(input.narrow(-2, 0, top).flip(-2).roll(width // 2, -1))
+    parts.append(input)
+    if bottom:
+        parts.append(input.narrow(-2, height - bottom, bottom).flip(-2).roll(width // 2, -1))
+    rows = torch.cat(parts, dim=-2) if len(parts) > 1 else input
+    return axis_pad(rows, rows.dim() - 1, left, right, "circular")

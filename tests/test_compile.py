@@ -113,3 +113,14 @@ def test_per_axis_layers_compile_and_export(modes):
     check_against_eager(torch.compile(layer, fullgraph=True, backend="aot_eager"), layer, [(9, 10)])
     x = torch.randn(2, 2, 9, 10)
     assert_close(torch.export.export(layer, (x,)).module()(x), layer(x))
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular", "symmetric", "partial", "coord"])
+def test_1d_and_3d_layers_compile_and_export(mode, dims):
+    layer = padmods.create(mode, 2, 3, 3, dim=dims, padding="same", stride=2)
+    sizes = (9, 7, 6)[:dims]
+    torch._dynamo.reset()
+    check_against_eager(torch.compile(layer, fullgraph=True, backend="aot_eager"), layer, [sizes])
+    x = torch.randn(2, 2, *sizes)
+    assert_close(torch.export.export(layer, (x,)).module()(x), layer(x))

@@ -132,6 +132,9 @@ for mode, impact in impacts.items():
 # channels add an output that does not depend on the input, which cancels in the impact.
 # ``'circular'`` and ``'replicate'`` give every pixel exactly the same impact: each input pixel is
 # read the same number of times, once the wrapped or repeated copies in the border are counted.
+# So do ``'symmetric'`` (with a one-pixel border, the mirror that includes the edge pixel is the
+# edge pixel repeated) and ``'spherical'`` (the width wraps; past a pole the edge row is read again,
+# half way round).
 # ``'reflect'`` never copies the edge pixel itself into the border but copies its neighbour, so the
 # outermost row is dimmed while the row next to it is brighter than the interior. ``'partial'``
 # scales each border output up by how many of its taps fell on padding: the outermost pixels stay

@@ -172,6 +172,12 @@ print(
 # :func:`torch.roll`, so every image's output is a shifted copy of every other's, every image gets
 # the same score, and no training can do better than chance (0.5, margin 0).
 #
+# ``'spherical'`` wraps the width the same way, so every pixel of the top row scores exactly what
+# the corner scores (margin 0). The poles, though, are borders: the model can tell the top row from
+# the others, and the balanced accuracy above chance counts the rest of the top row as false
+# alarms. ``'symmetric'`` leaks as ``'replicate'`` does, to the last digit: with 3x3 kernels its
+# one-pixel mirror, edge pixel included, is the edge pixel repeated.
+#
 # ``'coord'`` (CoordConv) leaks position too, but not because of its coordinate channels: it pads
 # with zeros, so it finds the corner the same way ``'zeros'`` does. The coordinate images are the
 # same for every input, and the summed output of a linear layer adds their contribution as one

@@ -262,3 +262,28 @@ def test_symmetric_padding_beyond_the_input_keeps_reflecting():
     )
     layer = padmods.create("symmetric", 1, 1, 7, dim=1, padding=6)
     assert layer(torch.randn(1, 1, 1)).shape == (1, 1, 7)
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision(dims, mode, dtype):
+    """Half-precision layers compute what float32 computes from the same rounded numbers."""
+    setting = {"kernel": (3,) * dims, "stride": (1,) * dims, "dilation": (1,) * dims, "size": (8, 6, 5)[:dims]}
+    setting["padding"] = "same"
+    layer = build(mode, dims, setting).to(dtype)
+    x = torch.randn(2, 2, *setting["size"]).to(dtype)
+    out = layer(x)
+    assert out.dtype == dtype
+    expected = formula(layer.float(), x.float(), dims)
+    torch.testing.assert_close(out.float(), expected, rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_3d_channels_last(mode):
+    setting = {"kernel": (3, 3, 3), "stride": (1, 2, 1), "dilation": (1, 1, 1), "size": (5, 6, 4), "padding": 1}
+    layer = build(mode, 3, setting).float()
+    x = torch.randn(2, 2, 5, 6, 4)
+    expected = layer(x)
+    out = layer.to(memory_format=torch.channels_last_3d)(x.to(memory_format=torch.channels_last_3d))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)

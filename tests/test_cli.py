@@ -225,3 +225,19 @@ def test_main_restores_torch_thread_count(capsys: pytest.CaptureFixture[str]) ->
     threads = torch.get_num_threads()
     run(capsys, "impact", "--modes", "zeros", "--size", "5", "--layers", "1")
     assert torch.get_num_threads() == threads
+
+
+def test_default_modes_leave_out_what_cannot_pad_the_size(capsys: pytest.CaptureFixture[str]) -> None:
+    """An odd size has no opposite meridian: the default list runs every other mode and says why."""
+    status, out, err = run(capsys, "impact", "--size", "9", "--layers", "2", "--json")
+    assert status == 0
+    assert sorted(entry["mode"] for entry in json.loads(out)) == sorted(set(BUILT_IN) - {"spherical"})
+    assert "leaving out 'spherical' at size 9" in err
+    assert "needs an even width" in err
+    status, out, err = run(capsys, "impact", "--size", "10", "--layers", "2", "--json")
+    assert "spherical" in [entry["mode"] for entry in json.loads(out)]
+    assert err == ""
+    status, out, err = run(capsys, "impact", "--size", "9", "--modes", "spherical")  # asked for by name
+    assert status != 0
+    assert out == ""
+    assert "needs an even width" in err

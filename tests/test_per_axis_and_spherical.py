@@ -204,6 +204,8 @@ def test_spherical_needs_an_even_width_and_two_axes():
     layer = padmods.SphericalPadConv2d(1, 1, 3, padding=1)
     with pytest.raises(ValueError, match=r"needs an even width; input spatial size is \(4, 5\)"):
         layer(torch.randn(1, 1, 4, 5))
+    # an odd width is fine while no row goes past a pole
+    assert padmods.SphericalPadConv2d(1, 1, (1, 3), padding=(0, 1))(torch.randn(1, 1, 4, 5)).shape == (1, 1, 4, 5)
     with pytest.raises(ValueError, match="padding mode 'spherical' has no 3-D layer; it has 2-D"):
         padmods.create("spherical", 1, 1, 3, dim=3)
     with pytest.raises(ValueError, match="spherical padding is for 2-D"):

@@ -166,7 +166,7 @@ def check_padding_fits(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequenc
         ValueError: The padding does not fit; the message names the caller, the padding and the size.
     """
     if mode == "spherical":
-        if sizes[-1] % 2:
+        if sizes[-1] % 2 and any(pairs[0]):  # only rows past a pole need the opposite meridian
             raise ValueError(
                 f"{describe(where)}: spherical padding shifts the rows past a pole by half the width, so it needs "
                 f"an even width; input spatial size is {tuple(sizes)}"

@@ -95,7 +95,7 @@ def _build_parser() -> _Parser:
 
     commands.add_parser("modes", help="list the padding modes, built-in and from plugins")
 
-    modes_help = "comma-separated padding modes (default: all available modes)"
+    modes_help = "comma-separated padding modes (default: every available mode that can pad the image size)"
     json_help = "print the results as JSON instead of a table"
     plot_help = "also save a figure to FILE (needs matplotlib: pip install 'padmods[plot]')"
 
@@ -194,10 +194,29 @@ def _position_plot(figure_class: Any, results: list[PositionLeakResult], path: s
     _save(figure, path)
 
 
+def _default_modes(prog: str, size: int, kernel_size: int, padding: str) -> list[str]:
+    """Every registered 2-D mode that can pad a ``size`` x ``size`` image; the others named on stderr.
+
+    A mode the user asks for by name is run (and fails with its own message) as it is; only the
+    default list leaves out what cannot work at this size, e.g. ``'spherical'`` on an odd width.
+    """
+    modes = []
+    probe = torch.zeros(1, 1, size, size)
+    for mode in padmods.available(dim=2):
+        try:
+            with torch.no_grad():
+                padmods.create(mode, 1, 1, kernel_size, padding=padding)(probe)
+        except ValueError as error:
+            print(f"{prog}: leaving out {mode!r} at size {size}: {error}", file=sys.stderr)
+            continue
+        modes.append(mode)
+    return modes
+
+
 def _position_command(args: argparse.Namespace) -> int:
-    modes = args.modes or padmods.available()
     if args.size < 2:
         raise _UsageError(f"{_PROG} position", f"--size must be at least 2, got {args.size}")
+    modes = args.modes or _default_modes(f"{_PROG} position", args.size, args.kernel_size, "same")
     figure_class = _figure_class(args)
     results = [
         position_leak(mode, size=args.size, kernel_size=args.kernel_size, steps=args.steps, lr=args.lr, seed=args.seed)
@@ -260,7 +279,6 @@ def _impact_plot(figure_class: Any, maps: dict[str, torch.Tensor], args: argpars
 
 
 def _impact_command(args: argparse.Namespace) -> int:
-    modes = args.modes or padmods.available()
     prog = f"{_PROG} impact"
     shrink = args.layers * (args.kernel_size - 1)
     if args.padding == "valid" and args.size <= shrink:
@@ -271,6 +289,7 @@ def _impact_command(args: argparse.Namespace) -> int:
         )
     if args.padding == "same" and args.size < args.kernel_size:
         raise _UsageError(prog, f"--size must be at least the kernel size ({args.kernel_size}), got {args.size}")
+    modes = args.modes or _default_modes(prog, args.size, args.kernel_size, args.padding)
     figure_class = _figure_class(args)
     maps = {}
     for mode in modes:

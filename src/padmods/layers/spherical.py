@@ -19,8 +19,8 @@ class SphericalPadConv2d(PaddedConv2d):
     by half the width, to the opposite meridian. So, with stride 1 and ``'same'`` padding, rotating
     the sphere about its axis (:func:`torch.roll` along the width) commutes with the layer.
 
-    The width must be even (half of it is the opposite meridian; an odd width raises a
-    ``ValueError``), and the padding at most the size of each axis. Only 2-D: the registry has no
+    The width must be even wherever the height is padded (half of it is the opposite meridian; an
+    odd width raises a ``ValueError``), and the padding at most the size of each axis. Only 2-D: the registry has no
     1-D or 3-D ``'spherical'`` layer.
 
     Args:

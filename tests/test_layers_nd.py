@@ -287,3 +287,31 @@ def test_3d_channels_last(mode):
     expected = layer(x)
     out = layer.to(memory_format=torch.channels_last_3d)(x.to(memory_format=torch.channels_last_3d))
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_translation_equivariant_away_from_the_border(dims, mode):
+    setting = {"kernel": (3,) * dims, "stride": (1,) * dims, "dilation": (2,) * dims, "size": (14, 12, 12)[:dims]}
+    setting["padding"] = 2
+    layer = build(mode, dims, setting)
+    x = torch.randn(1, 2, *setting["size"], dtype=torch.float64)
+    axes = tuple(range(2, 2 + dims))
+    shifts = (1, 2, 1)[:dims]
+    out, out_shifted = layer(x), layer(torch.roll(x, shifts, dims=axes))
+    if mode == "coord":  # coordinates are absolute: remove their input-independent term
+        offset = layer(torch.zeros_like(x))
+        out, out_shifted = out - offset, out_shifted - offset
+    inner = (..., *[slice(5, -5)] * dims)  # padding + shift of the border may differ; the rest moves along
+    torch.testing.assert_close(out_shifted[inner], torch.roll(out, shifts, dims=axes)[inner])
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+@pytest.mark.parametrize("mode", ["partial", "coord"])
+def test_map_cached_under_inference_mode_still_trains(dims, mode):
+    layer = padmods.create(mode, 2, 3, 3, dim=dims, padding=1)
+    x = torch.randn(1, 2, *(9, 7, 6)[:dims])
+    with torch.inference_mode():
+        layer(x)
+    layer(x).sum().backward()  # would fail if the cached map were an inference tensor
+    assert layer.weight.grad is not None

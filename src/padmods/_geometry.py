@@ -12,7 +12,6 @@ from padmods._typing import Pairs
 
 __all__ = [
     "conv_output_size",
-    "output_sizes",
     "resolve_padding",
     "tap_sources",
     "to_pad_arg",
@@ -66,16 +65,6 @@ def to_pad_arg(pairs: Pairs) -> tuple[int, ...]:
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> int:
     """Number of output elements of a convolution along one axis (PyTorch's ``Shape`` formula)."""
     return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def output_sizes(
-    sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], pairs: Pairs
-) -> tuple[int, ...]:
-    """The convolution's output size on every spatial axis."""
-    return tuple(
-        conv_output_size(n, k, s, d, before, after)
-        for n, k, s, d, (before, after) in zip(sizes, kernel, stride, dilation, pairs, strict=True)
-    )
 
 
 def valid_tap_counts(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> list[int]:

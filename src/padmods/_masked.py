@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from padmods._conv import conv, explicit_pad
+from padmods._conv import border_conv
 from padmods._typing import Pairs
 
 __all__ = ["masked_partial_conv"]
@@ -83,11 +83,13 @@ def masked_partial_conv(
     real = torch.float64 if wide in (torch.float64, torch.complex128) else torch.float32
 
     present = mask.detach() != 0
-    raw = _zero_conv(input.masked_fill(~present, 0), weight, stride, pairs, dilation, groups)
+    raw = border_conv(input.masked_fill(~present, 0), weight, None, stride, pairs, dilation, groups, "zeros")
 
     count_groups = groups if per_channel else 1
     ones = torch.ones(count_groups, present.shape[1] // count_groups, *kernel, dtype=real, device=input.device)
-    count = _zero_conv(present.to(real), ones, stride, pairs, dilation, count_groups)  # (N, 1 or groups, *out)
+    count = border_conv(
+        present.to(real), ones, None, stride, pairs, dilation, count_groups, "zeros"
+    )  # (N, 1 or G, *out)
     window = math.prod(kernel) * ones.shape[1]
     valid = count > 0
     ratio = torch.where(valid, window / count.clamp(min=1), 0.0)  # never divides by zero
@@ -101,18 +103,3 @@ def masked_partial_conv(
     if bias is not None:
         out = out.addcmul_(bias.to(wide).view(1, -1, *[1] * len(kernel)), valid.to(real))
     return out.to(input.dtype), valid.to(mask.dtype)
-
-
-def _zero_conv(
-    input: Tensor,
-    weight: Tensor,
-    stride: tuple[int, ...],
-    pairs: Pairs,
-    dilation: tuple[int, ...],
-    groups: int,
-) -> Tensor:
-    """Convolution without bias over a zero border of ``pairs``: the convolution's own when symmetric."""
-    befores, afters = zip(*pairs, strict=True)
-    if befores == afters:
-        return conv(input, weight, None, stride, befores, dilation, groups)
-    return conv(explicit_pad(input, pairs, "zeros"), weight, None, stride, (0,) * len(pairs), dilation, groups)

@@ -15,13 +15,6 @@ __all__ = ["convert"]
 
 ConvFilter = Callable[[str, _ConvNd], bool]
 
-#: The convolutions that convert replaces, by number of spatial axes (transposed ones are not among them).
-_CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-
-
-def _dims_of(module: object) -> int:
-    return next((dims for dims, conv in _CONVS.items() if isinstance(module, conv)), 0)
-
 
 def _replace_convs(
     root: nn.Module,
@@ -111,7 +104,7 @@ def convert(
         'Conv2d'
     """
     if isinstance(mode, type):
-        class_dims = _dims_of_class(mode)
+        class_dims = registry.conv_dims(mode)
         if not class_dims:
             raise TypeError(f"convert expects a mode name or a convolution layer class, got {mode!r}")
     else:
@@ -123,13 +116,13 @@ def convert(
         model = copy.deepcopy(model)
 
     def wanted(name: str, module: nn.Module) -> bool:
-        dims = _dims_of(module)
+        dims = registry.conv_dims(module)
         if not dims or (class_dims and dims != class_dims):
             return False
         return filter is None or filter(name, module)  # type: ignore[arg-type]
 
     def make(name: str, conv: _ConvNd) -> _ConvNd:
-        dims = _dims_of(conv)
+        dims = registry.conv_dims(conv)
         try:
             cls = registry.get(mode, dims)
         except ValueError as error:
@@ -144,7 +137,3 @@ def convert(
         return new
 
     return _replace_convs(model, make, wanted)
-
-
-def _dims_of_class(cls: type) -> int:
-    return next((dims for dims, conv in _CONVS.items() if issubclass(cls, conv)), 0)

@@ -24,6 +24,9 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from padmods._checks import check_axis_modes
+from padmods._conv import PAD_MODES
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PluginWarning",
@@ -41,7 +44,8 @@ ENTRY_POINT_GROUP = "padmods.modes"
 
 C = TypeVar("C", bound=type[nn.Module])
 
-_CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+#: torch's convolution class for each number of spatial axes.
+TORCH_CONVS: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 _modes: dict[str, Mapping[int, type[nn.Module]]] = {}
 #: Read-only view of the registered modes: name to ``{dim: layer class}`` (entry points not loaded
@@ -60,17 +64,14 @@ def _check_name(name: object) -> str:
     return name
 
 
-def _dims_of(cls: object) -> int:
-    """1, 2 or 3 for a subclass of ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d``; 0 for anything else."""
-    if isinstance(cls, type):
-        for dims, conv in _CONVS.items():
-            if issubclass(cls, conv):
-                return dims
-    return 0
+def conv_dims(conv: object) -> int:
+    """1, 2 or 3 for ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d`` (a subclass or an instance); 0 otherwise."""
+    cls = conv if isinstance(conv, type) else type(conv)
+    return next((dims for dims, torch_conv in TORCH_CONVS.items() if issubclass(cls, torch_conv)), 0)
 
 
 def _check_dim(dim: object) -> int:
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim not in _CONVS:
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim not in TORCH_CONVS:
         raise ValueError(f"dim must be 1, 2 or 3 (the number of spatial axes), got {dim!r}")
     return int(dim)
 
@@ -109,7 +110,7 @@ def register(name: str, *, override: bool = False) -> Callable[[C], C]:
     _check_name(name)
 
     def decorator(cls: C) -> C:
-        dims = _dims_of(cls)
+        dims = conv_dims(cls)
         if not dims:
             raise TypeError(
                 f"padmods.register({name!r}) expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d, got {cls!r}"
@@ -201,9 +202,6 @@ def dimensions(name: str | tuple[str, ...]) -> tuple[int, ...]:
 
 def _per_axis_modes(name: tuple[str, ...] | list[str], dim: int) -> tuple[str, ...]:
     """Check a tuple of per-axis modes: one of the padding modes for each of ``dim`` axes."""
-    from padmods._checks import check_axis_modes
-    from padmods._conv import PAD_MODES
-
     return check_axis_modes(name, PAD_MODES, dim, "padmods.registry")
 
 
@@ -237,7 +235,7 @@ def get(name: str | tuple[str, ...] | type[nn.Module], dim: int | None = None) -
         >>> padmods.get("partial", dim=3)
         <class 'padmods.PartialConv3d'>
     """
-    if isinstance(name, type) and _dims_of(name):
+    if isinstance(name, type) and conv_dims(name):
         return name
     if isinstance(name, (tuple, list)):
         dim = _check_dim(len(name) if dim is None else dim)

@@ -12,21 +12,11 @@ from padmods import _checks, _geometry
 from padmods._conv import BORDERS, TORCH_PAD_MODES, border_conv, conv, explicit_pad
 from padmods._partial import partial_conv
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
+from padmods.registry import TORCH_CONVS
 
-__all__ = ["PaddedConv1d", "PaddedConv2d", "PaddedConv3d", "PaddedConvNd", "spatial_dims"]
+__all__ = ["PaddedConv1d", "PaddedConv2d", "PaddedConv3d", "PaddedConvNd"]
 
 SelfLayer = TypeVar("SelfLayer", bound="PaddedConvNd")
-
-#: torch's convolution class for each number of spatial axes.
-TORCH_CONVS: dict[int, type[_ConvNd]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-
-
-def spatial_dims(cls: type) -> int:
-    """How many spatial axes a convolution class works on: 1, 2 or 3 (0 for anything else)."""
-    for dims, torch_conv in TORCH_CONVS.items():
-        if issubclass(cls, torch_conv):
-            return dims
-    return 0
 
 
 #: Argument text shared by every layer's docstring, written once as torch's ``convolution_notes``.

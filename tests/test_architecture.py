@@ -10,7 +10,19 @@ import pytest
 import padmods
 
 PACKAGE = pathlib.Path(padmods.__file__).parent
-ENGINE = ["_border_pad", "_cache", "_checks", "_conv", "_coord", "_geometry", "_masked", "_partial", "_typing"]
+ENGINE = [
+    "_axis_pad",
+    "_border_pad",
+    "_cache",
+    "_checks",
+    "_conv",
+    "_coord",
+    "_engine",
+    "_geometry",
+    "_masked",
+    "_partial",
+    "_typing",
+]
 
 
 def imports_of(path: pathlib.Path) -> list[tuple[str, list[str]]]:

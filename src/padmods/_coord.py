@@ -20,7 +20,8 @@ from torch import Tensor
 from padmods import _geometry
 from padmods._cache import cached
 from padmods._conv import PAD_MODES, Border, border_conv
-from padmods._partial import partial_conv, ratio_map
+from padmods._engine import engine_conv, padding_of
+from padmods._partial import ratio_map
 from padmods._typing import Pairs
 
 __all__ = ["COORD_BORDERS", "add_coord_term_", "coord_conv", "coord_factors", "coord_image"]
@@ -187,20 +188,6 @@ def add_coord_term_(out: Tensor, coord_weight: Tensor, factors: CoordFactors) ->
     return out
 
 
-def _input_conv(
-    input: Tensor,
-    weight: Tensor,
-    bias: Optional[Tensor],
-    stride: tuple[int, ...],
-    pairs: Pairs,
-    dilation: tuple[int, ...],
-    border: Border,
-) -> Tensor:
-    if border == "partial":
-        return partial_conv(input, weight, bias, stride, pairs, dilation, 1)
-    return border_conv(input, weight, bias, stride, pairs, dilation, 1, border)
-
-
 def coord_conv(
     input: Tensor,
     weight: Tensor,
@@ -221,18 +208,17 @@ def coord_conv(
     dims = len(pairs)
     channels = input.shape[1]
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
-    out = _input_conv(input, input_weight, bias, stride, pairs, dilation, border)
+    out = engine_conv(input, input_weight, bias, stride, pairs, dilation, 1, border)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
-    factor_mode = "zeros" if border == "partial" else border
+    padding = padding_of(border)  # what the coordinates read beyond the border
     # in the output's dtype, which differs from the input's under autocast
-    factors = coord_factors(sizes, kernel, stride, dilation, pairs, factor_mode, input.device, out.dtype)
+    factors = coord_factors(sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)
     if border != "partial" and not with_r:
         return add_coord_term_(out, coord_weight, factors)
     term = coord_term(coord_weight[:, :dims].to(out.dtype), factors)
     if with_r:
         radius = coord_image(sizes, True, input.device, input.dtype)[dims:].unsqueeze(0)
-        padding_mode = "zeros" if border == "partial" else border
-        term = term + border_conv(radius, coord_weight[:, dims:], None, stride, pairs, dilation, 1, padding_mode)[0]
+        term = term + border_conv(radius, coord_weight[:, dims:], None, stride, pairs, dilation, 1, padding)[0]
     if border == "partial":
         term = term * ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
     # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a

@@ -9,8 +9,8 @@ from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
-from padmods._conv import BORDERS, TORCH_PAD_MODES, border_conv, conv, explicit_pad
-from padmods._partial import partial_conv
+from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad
+from padmods._engine import ENGINE_BORDERS, engine_conv, padding_of
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 from padmods.registry import TORCH_CONVS
 
@@ -155,10 +155,8 @@ class PaddedConvNd(_ConvNd):
         Returns:
             The padded tensor, e.g. of shape :math:`(N, C, H + top + bottom, W + left + right)`.
         """
-        if cls.border in BORDERS:
-            return explicit_pad(input, pairs, cls.border)
-        if cls.border == "partial":
-            return explicit_pad(input, pairs, "zeros")
+        if cls.border in ENGINE_BORDERS:
+            return explicit_pad(input, pairs, padding_of(cls.border))
         raise NotImplementedError(f"{cls.__name__} must implement the class method pad() or padded_conv()")
 
     @classmethod
@@ -177,11 +175,8 @@ class PaddedConvNd(_ConvNd):
         The built-in borders run padmods' engine; any other class pads with :meth:`pad` and
         convolves with padding 0.
         """
-        border = cls._engine_border
-        if border in BORDERS:
-            return border_conv(input, weight, bias, stride, pairs, dilation, groups, border)
-        if border == "partial":
-            return partial_conv(input, weight, bias, stride, pairs, dilation, groups)
+        if cls._engine_border in ENGINE_BORDERS:
+            return engine_conv(input, weight, bias, stride, pairs, dilation, groups, cls._engine_border)
         return conv(cls.pad(input, pairs), weight, bias, stride, (0,) * len(pairs), dilation, groups)
 
     @classmethod
@@ -196,10 +191,14 @@ class PaddedConvNd(_ConvNd):
         _checks.check_conv_input(input, self.in_channels, dims, self)
         if input.dim() == dims + 1:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
+        return self._padded_forward(input, weight, bias, self._pairs_for(input))
+
+    def _pairs_for(self, input: Tensor) -> Pairs:
+        """The layer's padding resolved for a batched ``input``, checked against its size."""
         sizes = tuple(input.shape[2:])
         pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
         self.check_padding(pairs, sizes, self)
-        return self._padded_forward(input, weight, bias, pairs)
+        return pairs
 
     def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
         return self.padded_conv(input, weight, bias, self.stride, pairs, self.dilation, self.groups)

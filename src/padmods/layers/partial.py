@@ -6,7 +6,7 @@ from typing import Optional, overload
 
 from torch import Tensor
 
-from padmods import _checks, _geometry
+from padmods import _checks
 from padmods._masked import masked_partial_conv
 from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d, PaddedConvNd, format_doc
 from padmods.registry import register
@@ -57,10 +57,7 @@ class PartialConvNd(PaddedConvNd):
         batched = input.dim() == dims + 2
         if not batched:
             input, mask = input.unsqueeze(0), mask.unsqueeze(0)
-        sizes = tuple(input.shape[2:])
-        # resolved as in PaddedConvNd._conv_forward: 'same' and the other strings, per axis
-        pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
-        self.check_padding(pairs, sizes, self)
+        pairs = self._pairs_for(input)
         out, updated = masked_partial_conv(
             input, mask, self.weight, self.bias, self.stride, pairs, self.dilation, self.groups
         )

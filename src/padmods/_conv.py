@@ -17,6 +17,7 @@ from torch import Tensor
 from padmods import _geometry
 from padmods._axis_pad import AXIS_MODES, concat_pad, spherical_pad
 from padmods._border_pad import border_pad
+from padmods._trace import is_tracing
 from padmods._typing import Pairs
 
 __all__ = ["BORDERS", "PAD_MODES", "TORCH_PAD_MODES", "Border", "border_conv", "conv", "conv_operands", "explicit_pad"]
@@ -58,8 +59,9 @@ def conv(
     (:func:`_runs_depthwise`): PyTorch's kernels are slow for it (up to 20 times slower than the
     same arithmetic as a depthwise convolution). Viewing the batch as channels, ``(N, 1, H, W)``
     as ``(1, N, H, W)`` with the kernel repeated ``N`` times, gives the same sums in the fast
-    kernel; autograd sums the gradients of the expanded kernel and bias. Traced graphs keep the
-    plain call (``groups`` would depend on the batch size).
+    kernel; autograd sums the gradients of the expanded kernel and bias. Traced graphs
+    (:func:`padmods._trace.is_tracing`: ``torch.compile``, ``torch.export``, ``torch.jit.trace``,
+    FX) keep the plain call: ``groups`` would bake the example's batch size into the graph.
     """
     if _runs_depthwise(input, weight, groups):
         batch = input.shape[0]
@@ -85,7 +87,7 @@ def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
         and weight.shape[1] == 1
         and input.shape[0] > 1
         and input.device.type == "cpu"
-        and not torch.compiler.is_compiling()
+        and not is_tracing()
     ):
         return False
     batch = input.shape[0]
@@ -120,7 +122,7 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
         mode == "circular"
         and input.device.type == "cpu"
         and input.numel() >= _BORDER_PAD_MIN_ELEMENTS
-        and not torch.compiler.is_compiling()
+        and not is_tracing()
     ):
         return border_pad(input, pairs, mode)
     if mode == "replicate" and torch.compiler.is_compiling():

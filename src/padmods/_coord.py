@@ -22,6 +22,7 @@ from padmods._cache import cached
 from padmods._conv import PAD_MODES, Border, border_conv
 from padmods._engine import engine_conv, padding_of
 from padmods._partial import ratio_map
+from padmods._trace import is_plain_eager
 from padmods._typing import Pairs
 
 __all__ = ["COORD_BORDERS", "add_coord_term_", "coord_conv", "coord_factors", "coord_image"]
@@ -163,6 +164,8 @@ def coord_term(coord_weight: Tensor, factors: CoordFactors) -> Tensor:
         return torch.mm(coord_weight.reshape(out_channels, -1), factors.flat).view(out_channels, *outputs)
     trailing = _contract_trailing_axes(coord_weight, factors.axes)
     first = factors.axes[0]
+    if not is_plain_eager():  # baddbmm_ has no batching rule for torch.func.vmap
+        return torch.einsum("nij,nojr->oir", first, trailing).reshape(out_channels, *outputs)
     term = torch.matmul(first[0], trailing[0])
     _add_products_(term, first[1:], trailing[1:])
     return term.view(out_channels, *outputs)
@@ -213,7 +216,8 @@ def coord_conv(
     padding = padding_of(border)  # what the coordinates read beyond the border
     # in the output's dtype, which differs from the input's under autocast
     factors = coord_factors(sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)
-    if border != "partial" and not with_r:
+    plain = is_plain_eager()  # the in-place forms only in plain eager calls, not under torch.func
+    if border != "partial" and not with_r and plain:
         return add_coord_term_(out, coord_weight, factors)
     term = coord_term(coord_weight[:, :dims].to(out.dtype), factors)
     if with_r:
@@ -223,4 +227,5 @@ def coord_conv(
         term = term * ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
     # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a
     # leading unit axis keeps autograd from reducing the gradient over it
-    return out.add_(term.unsqueeze(0) if out.shape[0] == 1 else term)
+    term = term.unsqueeze(0) if out.shape[0] == 1 else term
+    return out.add_(term) if plain else out + term

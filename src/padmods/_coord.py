@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -58,7 +58,26 @@ def _axis_coordinates(size: int) -> list[float]:
     return [-1.0] if size == 1 else [-1.0 + 2.0 * i / (size - 1) for i in range(size)]
 
 
-@cached(maxsize=32)
+def _symbolic_axis_coordinates(size: Any, device: torch.device) -> Tensor:
+    """:func:`_axis_coordinates` as a float64 tensor, for a size that may be a tracer's symbol."""
+    return _coordinates_at(torch.arange(size, device=device), size)
+
+
+def _coordinates_at(index: Tensor, size: Any) -> Tensor:
+    """The coordinates at positions ``index`` of an axis of ``size``, in float64, as :func:`_axis_coordinates`."""
+    return 2.0 * index.to(torch.float64) / _geometry.at_least(size - 1, 1) - 1.0
+
+
+def _symbolic_coord_image(sizes: tuple[Any, ...], with_r: bool, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """:func:`coord_image` built with tensor ops, for sizes that may be a tracer's symbols."""
+    grids = torch.meshgrid(*[_symbolic_axis_coordinates(n, device) for n in sizes], indexing="ij")
+    channels = list(reversed(grids))
+    if with_r:
+        channels.append(torch.sqrt(sum(grid**2 for grid in grids) / len(sizes)))  # type: ignore[arg-type]
+    return torch.stack(channels).to(dtype)
+
+
+@cached(maxsize=32, symbolic=_symbolic_coord_image)
 def coord_image(sizes: tuple[int, ...], with_r: bool, device: torch.device, dtype: torch.dtype) -> Tensor:
     r"""The coordinate channels of an input of spatial ``sizes``, shape ``(n (+1), *sizes)``.
 
@@ -75,7 +94,33 @@ def coord_image(sizes: tuple[int, ...], with_r: bool, device: torch.device, dtyp
         return torch.stack(channels).to(dtype)
 
 
-@cached(maxsize=32)
+def _symbolic_coord_factors(
+    sizes: tuple[Any, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pairs: Pairs,
+    mode: Border,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> CoordFactors:
+    """:func:`coord_factors` built with tensor ops, for sizes and padding that may be a tracer's symbols.
+
+    Only the per-axis factors: whether the flattened product would be small depends on the sizes.
+    """
+    dims = len(sizes)
+    factors = []
+    for axis, (n, k, s, d, (before, after)) in enumerate(zip(sizes, kernel, stride, dilation, pairs, strict=True)):
+        axis_mode = mode[axis] if isinstance(mode, tuple) else mode
+        positions = _geometry.tap_positions(n, k, s, d, before, after, device)
+        source, inside = _geometry.tap_sources_of(positions, n, axis_mode)
+        present = inside.to(torch.float64)
+        values = _coordinates_at(source, n) * present
+        factors.append(torch.stack([values if axis == dims - 1 - c else present for c in range(dims)]).to(dtype))
+    return CoordFactors(tuple(factors), None)
+
+
+@cached(maxsize=32, symbolic=_symbolic_coord_factors)
 def coord_factors(
     sizes: tuple[int, ...],
     kernel: tuple[int, ...],
@@ -160,15 +205,34 @@ def coord_term(coord_weight: Tensor, factors: CoordFactors) -> Tensor:
         - Output: :math:`(C_{out}, O_1, \ldots, O_n)`
     """
     out_channels, outputs = coord_weight.shape[0], [f.shape[1] for f in factors.axes]
+    if not is_plain_eager():  # no in-place baddbmm_ (vmap), no reshape of symbolic sizes (tracers)
+        return _broadcast_term(coord_weight, factors.axes)
     if factors.flat is not None:
         return torch.mm(coord_weight.reshape(out_channels, -1), factors.flat).view(out_channels, *outputs)
     trailing = _contract_trailing_axes(coord_weight, factors.axes)
     first = factors.axes[0]
-    if not is_plain_eager():  # baddbmm_ has no batching rule for torch.func.vmap
-        return torch.einsum("nij,nojr->oir", first, trailing).reshape(out_channels, *outputs)
     term = torch.matmul(first[0], trailing[0])
     _add_products_(term, first[1:], trailing[1:])
     return term.view(out_channels, *outputs)
+
+
+def _broadcast_term(coord_weight: Tensor, axes: tuple[Tensor, ...]) -> Tensor:
+    """:func:`coord_term` by broadcast products, one axis at a time, the last first; then summed over channels.
+
+    No reshape (``einsum`` and ``matmul`` reshape), so a tracer keeps symbolic output sizes
+    without guarding on them, and nothing in place, so ``torch.func`` transforms batch it. It
+    holds at most ``C_out n k_1 O_1 ... O_n`` elements at a time.
+    """
+    dims = len(axes)
+    term = coord_weight  # (C_out, n, k_1, ..., k_n): axis i at 2 + i, taps until contracted, then outputs
+    for i in reversed(range(dims)):
+        factor = axes[i]  # (n, O_i, k_i), broadcast as (1, n, 1, ..., O_i, k_i, 1, ...)
+        for _ in range(i):
+            factor = factor.unsqueeze(1)
+        for _ in range(dims - 1 - i):
+            factor = factor.unsqueeze(-1)
+        term = (term.unsqueeze(2 + i) * factor.unsqueeze(0)).sum(3 + i)  # k_i replaced by O_i
+    return term.sum(1)
 
 
 def add_coord_term_(out: Tensor, coord_weight: Tensor, factors: CoordFactors) -> Tensor:
@@ -227,5 +291,6 @@ def coord_conv(
         term = term * ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
     # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a
     # leading unit axis keeps autograd from reducing the gradient over it
-    term = term.unsqueeze(0) if out.shape[0] == 1 else term
-    return out.add_(term) if plain else out + term
+    if not plain:  # broadcast over any batch size, one the tracer may not know
+        return out + term.unsqueeze(0)
+    return out.add_(term.unsqueeze(0) if out.shape[0] == 1 else term)

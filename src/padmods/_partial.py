@@ -7,7 +7,7 @@ cached per geometry, device and dtype.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -36,7 +36,27 @@ def ratio_axes(
     return factors
 
 
-@cached(maxsize=32)
+def _symbolic_ratio_map(
+    sizes: tuple[Any, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pairs: Pairs,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Tensor:
+    """:func:`ratio_map` built with tensor ops, for sizes and padding that may be a tracer's symbols."""
+    out: Optional[Tensor] = None
+    for n, k, s, d, (before, after) in zip(sizes, kernel, stride, dilation, pairs, strict=True):
+        positions = _geometry.tap_positions(n, k, s, d, before, after, device)
+        counts = ((positions >= 0) & (positions < n)).sum(-1).to(torch.float64)
+        factor = torch.where(counts > 0, k / counts.clamp(min=1), 0.0)
+        out = factor if out is None else out.unsqueeze(-1) * factor
+    assert out is not None
+    return out.to(dtype)
+
+
+@cached(maxsize=32, symbolic=_symbolic_ratio_map)
 def ratio_map(
     sizes: tuple[int, ...],
     kernel: tuple[int, ...],
@@ -75,7 +95,7 @@ def partial_conv(
     batching or forward-mode rule), as in any call that is not plain eager
     (:func:`padmods._trace.is_plain_eager`).
     """
-    if not any(p for pair in pairs for p in pair):  # no border: plain convolution
+    if _geometry.is_static(pairs) and not any(p for pair in pairs for p in pair):  # no border: plain convolution
         return conv(input, weight, bias, stride, (0,) * len(pairs), dilation, groups)
     out = border_conv(input, weight, None, stride, pairs, dilation, groups, "zeros")
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])

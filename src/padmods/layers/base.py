@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar, Optional, TypeVar
 
 import torch
@@ -187,8 +188,19 @@ class PaddedConvNd(_ConvNd):
 
     # ---- the hook of nn.Conv1d, nn.Conv2d and nn.Conv3d ------------------------------------------
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        if isinstance(input, torch.fx.Proxy):
+            # torch.fx.symbolic_trace: the layer becomes one call_function node that runs this
+            # method on real tensors (the parameters come in as get_attr nodes), as torch's
+            # convolutions become one node; its size-dependent padding and checks cannot run on proxies
+            proxy: Tensor = input.tracer.create_proxy("call_function", self._conv_forward, (input, weight, bias), {})
+            return proxy
         dims = self._spatial_dims
-        _checks.check_conv_input(input, self.in_channels, dims, self)
+        if torch.jit.is_tracing():  # shapes are traced tensors: the channel and rank checks are constants
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                _checks.check_conv_input(input, self.in_channels, dims, self)
+        else:
+            _checks.check_conv_input(input, self.in_channels, dims, self)
         if input.dim() == dims + 1:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
         return self._padded_forward(input, weight, bias, self._pairs_for(input))
@@ -197,7 +209,8 @@ class PaddedConvNd(_ConvNd):
         """The layer's padding resolved for a batched ``input``, checked against its size."""
         sizes = tuple(input.shape[2:])
         pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
-        self.check_padding(pairs, sizes, self)
+        if _geometry.is_static((sizes, pairs)):  # a tracer's symbolic sizes are checked at run time by torch
+            self.check_padding(pairs, sizes, self)
         return pairs
 
     def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from padmods._geometry import is_static, tap_sources_of
-from padmods._trace import is_tracing
 from padmods._typing import Pairs
 
 __all__ = [
@@ -91,7 +90,8 @@ def gather_spherical_pad(input: Tensor, pairs: Pairs) -> Tensor:
     rows = input.index_select(input.dim() - 2, source)
     beyond = ((positions < 0) | (positions >= height)).unsqueeze(-1)  # rows across a pole: the opposite meridian
     columns = torch.arange(width, device=input.device)
-    half_turn = rows.index_select(rows.dim() - 1, (columns - width // 2).remainder(width))  # roll, traceable
+    turn, _ = tap_sources_of(columns - width // 2, width, "circular")  # a roll, as a traceable gather
+    half_turn = rows.index_select(rows.dim() - 1, turn)
     rows = torch.where(beyond, half_turn, rows)
     return gather_axis_pad(rows, rows.dim() - 1, left, right, "circular")
 
@@ -107,7 +107,7 @@ def axis_pad(input: Tensor, axis: int, before: int, after: int, mode: str) -> Te
         return input
     size = input.shape[axis]
     if mode == "symmetric":
-        if not static or is_tracing():  # any padding, without branching on the (traced) size
+        if not static or torch.jit.is_tracing():  # any padding, without branching on the (traced) size
             return _symmetric_gather(input, axis, before, after)
         return _symmetric_axis(input, axis, before, after)
     if mode == "zeros":
@@ -149,7 +149,7 @@ def spherical_pad(input: Tensor, pairs: Pairs) -> Tensor:
     """
     (top, bottom), (left, right) = pairs
     height, width = input.shape[-2], input.shape[-1]
-    if is_tracing():
+    if torch.jit.is_tracing():  # roll() keeps the example's width in a jit trace
         return gather_spherical_pad(input, pairs)
     parts = []
     static = is_static((top, bottom))  # a tracer's symbolic padding: no branches

@@ -57,16 +57,22 @@ _STATIC_LEAVES = (int, float, str, torch.device, torch.dtype, type(None))
 def is_static(value: Any) -> bool:
     """Whether ``value`` (nested tuples and lists of ints, strings, devices, ...) holds no tracer's symbolic size.
 
-    A leaf is static when it is one of these plain types. While dynamo traces
-    (``torch.compile``, ``torch.export(strict=True)``) nothing is: there ``isinstance`` does not
-    tell a symbolic size from an int, so the engine takes its branch-free forms, which are right
-    for plain ints too.
+    A leaf is static when it is one of these plain types. While :func:`torch.export` traces,
+    nothing is: under dynamo (``strict=True``) ``isinstance`` does not tell a symbolic size from an
+    int, so an exported graph always gets the branch-free forms, which are right for plain ints
+    too. ``torch.compile`` keeps the eager forms: there dynamo guards on the sizes and recompiles
+    (and inductor's backward of the gather forms crashes in torch 2.13).
     """
-    if torch.compiler.is_compiling():  # dynamo does not tell a symbolic int from an int reliably
+    if _is_exporting():
         return False
     if isinstance(value, (tuple, list)):
         return all(is_static(item) for item in value)
     return isinstance(value, _STATIC_LEAVES)
+
+
+def _is_exporting() -> bool:
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.6
+    return bool(is_exporting()) if is_exporting is not None else torch.compiler.is_compiling()
 
 
 def at_least(value: Any, low: int) -> Any:
@@ -97,11 +103,13 @@ def tap_sources_of(positions: Tensor, size: Any, mode: str) -> tuple[Tensor, Ten
     Returns ``(source, inside)``: ``source`` clamped into ``[0, size)`` for ``'zeros'`` (where
     ``inside`` is false it reads a zero), and ``inside`` true everywhere for the copying modes.
     """
+    # the size as a 0-dim tensor: the ONNX exporter has no remainder by a symbolic scalar
+    size = positions.new_zeros(()) + size
     if mode == "zeros":
         inside = (positions >= 0) & (positions < size)
-        return positions.clamp(min=0).minimum(positions.new_tensor(0) + size - 1), inside
+        return positions.clamp(min=0).minimum(size - 1), inside
     if mode == "replicate":
-        source = positions.clamp(min=0).minimum(positions.new_tensor(0) + size - 1)
+        source = positions.clamp(min=0).minimum(size - 1)
     elif mode == "circular":
         source = positions.remainder(size)
     elif mode == "reflect":  # period 2 (size - 1)

@@ -72,6 +72,7 @@ def central_difference(f, x, t, eps=1e-3):
         return (f(x + eps * t) - f(x - eps * t)) / (2 * eps)
 
 
+@pytest.mark.deploy("torch.func.grad")
 @pytest.mark.parametrize(("mode", "dims", "size"), CASES)
 def test_grad_equals_autograd(mode, dims, size):
     layer, x = make(mode, dims, size)
@@ -81,6 +82,7 @@ def test_grad_equals_autograd(mode, dims, size):
     assert_close(got, want)
 
 
+@pytest.mark.deploy("torch.func.grad")
 @pytest.mark.parametrize(("mode", "dims", "size"), CASES)
 def test_grad_of_parameters_equals_autograd(mode, dims, size):
     layer, x = make(mode, dims, size)
@@ -91,6 +93,7 @@ def test_grad_of_parameters_equals_autograd(mode, dims, size):
         assert_close(got[name], w)
 
 
+@pytest.mark.deploy("torch.func.vmap")
 @pytest.mark.parametrize(("mode", "dims", "size"), CASES)
 def test_vmap_over_inputs_equals_a_loop(mode, dims, size):
     layer, x = make(mode, dims, size)
@@ -99,6 +102,7 @@ def test_vmap_over_inputs_equals_a_loop(mode, dims, size):
         assert_close(vmap(layer)(xs), torch.stack([layer(a) for a in xs]))
 
 
+@pytest.mark.deploy("torch.func.vmap")
 @pytest.mark.parametrize(("mode", "dims", "size"), CASES)
 def test_vmap_over_stacked_parameters_equals_a_loop(mode, dims, size):
     """Model ensembling: ``stack_module_state`` + ``functional_call`` under ``vmap``."""
@@ -114,6 +118,7 @@ def test_vmap_over_stacked_parameters_equals_a_loop(mode, dims, size):
         assert_close(got, torch.stack([model(x) for model in models]))
 
 
+@pytest.mark.deploy("torch.func.jvp / jacfwd")
 @pytest.mark.parametrize(("mode", "dims", "size"), CASES)
 def test_jvp_equals_central_differences(mode, dims, size):
     layer, x = make(mode, dims, size)
@@ -124,6 +129,7 @@ def test_jvp_equals_central_differences(mode, dims, size):
     assert_close(tangent, central_difference(layer, x, t))
 
 
+@pytest.mark.deploy("torch.func.jvp / jacfwd")
 @pytest.mark.parametrize(("mode", "dims", "size"), CASES)
 def test_jacfwd_of_the_weight_equals_autograd(mode, dims, size):
     """jacfwd is vmap over jvp; its columns are checked against the reverse-mode Jacobian."""
@@ -139,6 +145,7 @@ def test_jacfwd_of_the_weight_equals_autograd(mode, dims, size):
     assert_close(got, want)
 
 
+@pytest.mark.deploy("forward-mode AD")
 @pytest.mark.parametrize("requires_grad", [False, True])
 @pytest.mark.parametrize(("mode", "dims", "size"), CASES)
 def test_forward_ad_equals_central_differences(mode, dims, size, requires_grad):
@@ -190,6 +197,7 @@ def autocast_cases():
                 yield pytest.param(mode, dims, size, id=f"{mode}-{dims}d-{size}")
 
 
+@pytest.mark.deploy("CPU autocast (bfloat16)")
 @pytest.mark.parametrize("no_grad", [False, True])
 @pytest.mark.parametrize(("mode", "dims", "size"), list(autocast_cases()))
 def test_cpu_autocast_bfloat16(mode, dims, size, no_grad):

@@ -181,12 +181,22 @@ def test_circular_function_under_jacfwd_of_grad(size):
 
 # ---- autocast ----------------------------------------------------------------------------------
 
+#: "large": a single image with C_out * (output elements) >= 131072 (where CoordConv once crashed
+#: under autocast) and over circular's 4096-element threshold; the layers have stride 2.
 AUTOCAST_SIZES = {
-    1: {"small": (2, 2, 4, (9,)), "large": (1, 3, 8, (20_000,))},
-    # large: C_out * H_out * W_out = 131072 on a single image, and circular's Function
-    2: {"small": (2, 2, 4, (6, 8)), "large": (1, 3, 32, (64, 64)), "depthwise": (4, 1, 1, (64, 64))},
-    3: {"small": (2, 2, 4, (4, 5, 6)), "large": (1, 2, 8, (16, 16, 16))},
+    1: {"small": (2, 2, 4, (9,)), "large": (1, 3, 16, (20_000,))},
+    2: {"small": (2, 2, 4, (6, 8)), "large": (1, 3, 128, (64, 64)), "depthwise": (4, 1, 1, (64, 64))},
+    3: {"small": (2, 2, 4, (4, 5, 6)), "large": (1, 2, 256, (16, 16, 16))},
 }
+
+
+def test_the_large_autocast_sizes_cross_the_thresholds():
+    for sizes in AUTOCAST_SIZES.values():
+        batch, cin, cout, spatial = sizes["large"]
+        outputs = torch.Size([-(-n // 2) for n in spatial]).numel()
+        assert batch == 1
+        assert cout * outputs >= 131_072
+        assert batch * cin * torch.Size(spatial).numel() >= _conv._BORDER_PAD_MIN_ELEMENTS
 
 
 def autocast_cases():

@@ -223,3 +223,26 @@ def test_fx_feature_extraction(mode):
     graph_module.recompile()
     x = torch.randn(2, 2, 11, 12)
     assert_close(graph_module(x), model[:2](x))
+
+
+@jit_deprecation
+@pytest.mark.parametrize("path", ["export-nonstrict", "export-strict", "jit.trace"])
+def test_partial_conv_with_holes_exports_and_traces(path):
+    """``layer(input, mask)``: the counts come from a convolution of the mask, so they follow its size."""
+    torch.manual_seed(0)
+    layer = padmods.PartialConv2d(2, 3, 3, padding="same", stride=2)
+    x, mask = torch.randn(2, 2, 34, 18), (torch.rand(2, 1, 34, 18) > 0.3).float()
+    if path == "jit.trace":
+        run = torch.jit.trace(layer, (x, mask))
+    else:
+        dims = dynamic_shapes("partial", 2)[0]
+        run = torch.export.export(
+            layer, (x, mask), dynamic_shapes=(dims, dims), strict=path == "export-strict"
+        ).module()
+    for size in [(2, 2, 34, 18), (1, 2, 33, 17), (3, 2, 17, 40)]:
+        y, y_mask = torch.randn(*size), (torch.rand(size[0], 1, *size[2:]) > 0.3).float()
+        out, new_mask = run(y, y_mask)
+        with torch.no_grad():
+            want, want_mask = layer(y, y_mask)
+        assert_close(out, want)
+        assert torch.equal(new_mask, want_mask)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from padmods._conv import border_conv
-from padmods._trace import is_plain_eager
+from padmods._trace import constant_checks, is_plain_eager
 from padmods._typing import Pairs
 
 __all__ = ["masked_partial_conv"]
@@ -79,7 +79,8 @@ def masked_partial_conv(
     """
     out_channels = weight.shape[0]
     kernel = tuple(weight.shape[2:])
-    per_channel = mask.shape[1] != 1
+    with constant_checks():  # the mask's layout is a constant of a jit trace
+        per_channel = bool(mask.shape[1] != 1)
     wide = torch.promote_types(input.dtype, torch.float32)  # float16/bfloat16 rescaled in float32
     real = torch.float64 if wide in (torch.float64, torch.complex128) else torch.float32
 

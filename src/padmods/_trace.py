@@ -10,11 +10,15 @@ say which kind of call this is.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
+
 import torch
 import torch.autograd.forward_ad as forward_ad
 from torch.fx import _symbolic_trace
 
-__all__ = ["is_plain_eager", "is_tracing"]
+__all__ = ["constant_checks", "is_plain_eager", "is_tracing"]
 
 
 def is_tracing() -> bool:
@@ -38,3 +42,18 @@ def is_plain_eager() -> bool:
         or torch._C._are_functorch_transforms_active()
         or forward_ad._current_level >= 0  # inside forward_ad.dual_level(): inputs may carry tangents
     )
+
+
+@contextlib.contextmanager
+def constant_checks() -> Iterator[None]:
+    """Run argument checks whose values are constant in a ``torch.jit.trace`` without its ``TracerWarning``.
+
+    Under ``torch.jit.trace`` shapes are traced tensors, and comparing them warns that the trace
+    keeps the result as a constant; for a layer's channel count, rank and mask layout it should.
+    """
+    if not torch.jit.is_tracing():
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar, Optional, TypeVar
 
 import torch
@@ -12,6 +11,7 @@ from torch.nn.modules.conv import _ConvNd
 from padmods import _checks, _geometry
 from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad
 from padmods._engine import ENGINE_BORDERS, engine_conv, padding_of
+from padmods._trace import constant_checks
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 from padmods.registry import TORCH_CONVS
 
@@ -195,11 +195,7 @@ class PaddedConvNd(_ConvNd):
             proxy: Tensor = input.tracer.create_proxy("call_function", self._conv_forward, (input, weight, bias), {})
             return proxy
         dims = self._spatial_dims
-        if torch.jit.is_tracing():  # shapes are traced tensors: the channel and rank checks are constants
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                _checks.check_conv_input(input, self.in_channels, dims, self)
-        else:
+        with constant_checks():  # jit.trace: the channel and rank checks are constants
             _checks.check_conv_input(input, self.in_channels, dims, self)
         if input.dim() == dims + 1:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)

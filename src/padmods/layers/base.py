@@ -210,6 +210,15 @@ class PaddedConvNd(_ConvNd):
 
     # ---- conversion ----------------------------------------------------------------------------
     @classmethod
+    def conversion_refusal(cls, conv: _ConvNd) -> Optional[str]:
+        """Why this class cannot take the settings of ``conv``, or ``None`` when it can.
+
+        :func:`padmods.convert` leaves a refused convolution alone (and says so); a mode of your own
+        overrides this when some settings of :class:`torch.nn.Conv2d` have no meaning for it.
+        """
+        return None
+
+    @classmethod
     def from_conv(cls: type[SelfLayer], conv: _ConvNd, *, share_parameters: bool = False, **kwargs: Any) -> SelfLayer:
         """A new layer with the settings and parameters of ``conv``.
 
@@ -256,7 +265,7 @@ class PaddedConvNd(_ConvNd):
         for name, source in (("weight", conv.weight), ("bias", conv.bias)):
             if source is None:
                 continue
-            if share_parameters and getattr(layer, name).shape == source.shape:
+            if share_parameters and isinstance(source, nn.Parameter) and getattr(layer, name).shape == source.shape:
                 setattr(layer, name, source)  # the Parameter object itself
                 continue
             with torch.no_grad():
@@ -265,8 +274,22 @@ class PaddedConvNd(_ConvNd):
         return layer.train(conv.training)
 
     def _copy_parameter(self, name: str, conv: _ConvNd) -> None:
-        """Copy ``conv``'s parameter ``name`` into this layer's (under ``torch.no_grad()``)."""
+        """Copy ``conv``'s parameter ``name`` into this layer's (under ``torch.no_grad()``).
+
+        A CoordConv's weight loses its coordinate taps when this layer has none, provided that they
+        are zero (so the layer computes what the CoordConv computed with the same border).
+        """
         source, target = getattr(conv, name), getattr(self, name)
+        coord_channels = getattr(conv, "coord_channels", 0) if name == "weight" else 0
+        if coord_channels and source.shape[1] == target.shape[1] + coord_channels:
+            taps = source[:, target.shape[1] :]
+            if torch.count_nonzero(taps):
+                raise ValueError(
+                    f"cannot convert {type(conv).__name__} into {type(self).__name__}: its {coord_channels} "
+                    "coordinate taps are not zero, and a layer without coordinate channels would drop them "
+                    "(convert to 'coord' with another pad=, or zero weight[:, in_channels:] first)"
+                )
+            source = source[:, : target.shape[1]]
         if source.shape != target.shape:
             raise ValueError(
                 f"cannot copy the {name} of {type(conv).__name__} (shape {tuple(source.shape)}) into "

@@ -105,6 +105,13 @@ class CoordConvNd(PaddedConvNd):
         return ", ".join([text, *extras])
 
     @classmethod
+    def conversion_refusal(cls, conv: _ConvNd) -> Optional[str]:
+        """CoordConv appends coordinate channels to every group's input, so it takes ``groups=1`` only."""
+        if conv.groups != 1:
+            return f"{cls.__name__} supports groups=1 only, got groups={conv.groups}"
+        return None
+
+    @classmethod
     def from_conv(cls, conv: _ConvNd, **kwargs: Any) -> CoordConvNd:
         """A CoordConv with the settings and weights of ``conv``; new coordinate taps start at zero.
 

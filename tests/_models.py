@@ -87,7 +87,11 @@ class ResNet18(nn.Module):
         stages, channels = [], width
         for index, multiple in enumerate((1, 2, 4, 8)):
             stride = 1 if index == 0 else 2
-            stages.append(nn.Sequential(BasicBlock(channels, width * multiple, stride), BasicBlock(width * multiple, width * multiple, 1)))
+            stages.append(
+                nn.Sequential(
+                    BasicBlock(channels, width * multiple, stride), BasicBlock(width * multiple, width * multiple, 1)
+                )
+            )
             channels = width * multiple
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.fc = nn.Linear(channels, classes)
@@ -141,7 +145,9 @@ class TFEfficientNet(nn.Module):
     def __init__(self, width: int = 4, classes: int = 3) -> None:
         super().__init__()
         self.conv_stem = Conv2dSame(3, width, 3, stride=2)
-        self.blocks = nn.Sequential(MBConv(width, width, 1), MBConv(width, 2 * width, 2), MBConv(2 * width, 2 * width, 2))
+        self.blocks = nn.Sequential(
+            MBConv(width, width, 1), MBConv(width, 2 * width, 2), MBConv(2 * width, 2 * width, 2)
+        )
         self.head = nn.Linear(2 * width, classes)
 
     def features(self, x: Tensor) -> Tensor:
@@ -172,7 +178,11 @@ class StrideOneNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(2, 4, 3, padding=1), nn.Tanh(), nn.Conv2d(4, 4, 3, padding=1), nn.Tanh(), nn.Conv2d(4, 2, 3, padding=1)
+            nn.Conv2d(2, 4, 3, padding=1),
+            nn.Tanh(),
+            nn.Conv2d(4, 4, 3, padding=1),
+            nn.Tanh(),
+            nn.Conv2d(4, 2, 3, padding=1),
         )
 
     def forward(self, x: Tensor) -> Tensor:

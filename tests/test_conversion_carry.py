@@ -9,13 +9,12 @@ from contextlib import nullcontext
 import pytest
 import torch
 import torch.nn.functional as F
+from _models import Conv2dSame, StdConv2d, tf_same_pads
 from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
 import padmods
 from padmods.conversion import ConversionWarning, register_adapter
-
-from _models import Conv2dSame, StdConv2d, tf_same_pads
 
 MODES_2D = padmods.available(dim=2)
 PLAIN_MODES = [mode for mode in MODES_2D if mode != "coord"]
@@ -55,6 +54,8 @@ def orthogonal_free(layer):
 
 
 NEW_STYLE = [weight_norm_new, spectral_norm_new, orthogonal_free]
+
+
 def weight_norm_old(layer):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecated in favour of parametrizations, still used
@@ -87,7 +88,8 @@ def test_parametrized_weights_are_carried_and_train(wrap, mode):
     new.eval()
     assert not torch.allclose(new(x), before)
     restored = padmods.revert(converted, inplace=True)
-    assert type(restored[0]) is type(layer) and restored[0] is layer
+    assert type(restored[0]) is type(layer)
+    assert restored[0] is layer
     assert list(restored.state_dict()) == list(model.state_dict())
 
 
@@ -140,11 +142,14 @@ def test_extra_parameters_buffers_and_attributes_are_carried(mode):
         with pytest.warns(ConversionWarning, match="new parameters"):
             converted, record = padmods.convert(model, mode, inplace=True, report=True)
     new = converted[0]
-    assert new.gain is not None and new.tag == "stem"
+    assert new.gain is not None
+    assert new.tag == "stem"
     assert {"parameter gain", "buffer seen", "buffer scratch", "attribute tag"} <= set(record.replaced[0].carried)
-    assert "scratch" not in new.state_dict() and "seen" in new.state_dict()
+    assert "scratch" not in new.state_dict()
+    assert "seen" in new.state_dict()
     restored = padmods.revert(converted, inplace=True)
-    assert type(restored[0]) is Tagged and restored[0].gain is new.gain
+    assert type(restored[0]) is Tagged
+    assert restored[0].gain is new.gain
 
 
 def test_subclasses_that_compute_their_own_way_are_left_alone_with_a_warning():
@@ -152,7 +157,8 @@ def test_subclasses_that_compute_their_own_way_are_left_alone_with_a_warning():
     x = x_input()
     with pytest.warns(ConversionWarning, match=r"'0' \(StdConv2d\): StdConv2d overrides forward.*register_adapter"):
         converted = padmods.convert(model, "reflect")
-    assert type(converted[0]) is StdConv2d and type(converted[1]).__name__ == "ReflectPadConv2d"
+    assert type(converted[0]) is StdConv2d
+    assert type(converted[1]).__name__ == "ReflectPadConv2d"
     torch.testing.assert_close(converted[0](x), model[0](x), rtol=0, atol=0)
     with pytest.raises(ValueError, match=r"'0' \(StdConv2d\)"):
         padmods.convert(model, "reflect", strict=True)
@@ -189,7 +195,9 @@ def test_an_adapter_teaches_convert_a_subclass():
     with pytest.warns(ConversionWarning, match="adapter of Strided found no plain convolution"):
         padmods.convert(model, "zeros")
     register_adapter(Strided, lambda layer: {"groups": 2})
-    with pytest.raises(ValueError, match=r"adapter of Strided for '0' returned \['groups'\].*\['dilation', 'padding', 'stride'\]"):
+    with pytest.raises(
+        ValueError, match=r"adapter of Strided for '0' returned \['groups'\].*\['dilation', 'padding', 'stride'\]"
+    ):
         padmods.convert(model, "zeros")
     with pytest.raises(TypeError, match="subclass of nn.Conv1d, nn.Conv2d or nn.Conv3d, got <class 'int'>"):
         register_adapter(int, lambda layer: {})
@@ -199,7 +207,9 @@ def test_an_adapter_teaches_convert_a_subclass():
 
 def test_a_lazy_convolution_must_run_once_first():
     model = nn.Sequential(nn.LazyConv2d(3, 3, padding=1))
-    with pytest.raises(ValueError, match=r"cannot convert '0' \(LazyConv2d\): it has no weight until its first forward"):
+    with pytest.raises(
+        ValueError, match=r"cannot convert '0' \(LazyConv2d\): it has no weight until its first forward"
+    ):
         padmods.convert(model, "reflect")
     model(torch.randn(1, 2, 5, 5))
     assert type(padmods.convert(model, "reflect")[0]).__name__ == "ReflectPadConv2d"
@@ -228,6 +238,7 @@ def test_a_converted_model_pickles_and_reverts_after_unpickling(mode):
     model = nn.Sequential(Tagged().double())
     again = pickle.loads(pickle.dumps(padmods.convert(model, mode)))
     restored = padmods.revert(again)
-    assert type(restored[0]) is Tagged and restored[0].tag == "stem"
+    assert type(restored[0]) is Tagged
+    assert restored[0].tag == "stem"
     x = x_input()
     torch.testing.assert_close(restored(x), model(x), rtol=0, atol=0)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _models import MODELS, StrideOneNet, build
 from torch import nn
 
 import padmods
 from padmods.conversion import ConversionWarning
-
-from _models import MODELS, StrideOneNet, build
 
 MODES_2D = padmods.available(dim=2)
 
@@ -30,7 +29,8 @@ def assert_same_state(a: nn.Module, b: nn.Module) -> None:
     sa, sb = a.state_dict(), b.state_dict()
     assert list(sa) == list(sb)
     for key in sa:
-        assert sa[key].dtype == sb[key].dtype and torch.equal(sa[key], sb[key]), key
+        assert sa[key].dtype == sb[key].dtype, key
+        assert torch.equal(sa[key], sb[key]), key
 
 
 @pytest.mark.parametrize("mode", MODES_2D)
@@ -97,7 +97,10 @@ def test_nothing_a_layer_caches_is_state_or_a_buffer():
         expected = {k: v.shape for k, v in model.state_dict().items()}
         got = {k: v.shape for k, v in converted.state_dict().items()}
         if mode == "coord":  # the wider weights: one coordinate tap per axis
-            expected = {k: (s[0], s[1] + 2, *s[2:]) if k.endswith("weight") and len(s) == 4 and "up" not in k else s for k, s in expected.items()}
+            expected = {
+                k: (s[0], s[1] + 2, *s[2:]) if k.endswith("weight") and len(s) == 4 and "up" not in k else s
+                for k, s in expected.items()
+            }
         assert got == expected, mode
         assert len(list(converted.buffers())) == len(list(model.buffers())), mode
 
@@ -133,12 +136,15 @@ def test_padding_block_converts_in_place_and_restores_with_the_same_parameters()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with padmods.padding(model, "reflect") as inside:
-        assert inside is model and type(model.down[0]).__name__ == "ReflectPadConv2d"
-        assert list(model.parameters()) == params and all(a is b for a, b in zip(model.parameters(), params))
+        assert inside is model
+        assert type(model.down[0]).__name__ == "ReflectPadConv2d"
+        assert list(model.parameters()) == params
+        assert all(a is b for a, b in zip(model.parameters(), params, strict=True))
         model(x).square().mean().backward()
         optimizer.step()
-    assert type(model.down[0]) is nn.Conv2d and classes(model) == classes(build("unet")[0])
-    assert all(a is b for a, b in zip(model.parameters(), params))
+    assert type(model.down[0]) is nn.Conv2d
+    assert classes(model) == classes(build("unet")[0])
+    assert all(a is b for a, b in zip(model.parameters(), params, strict=True))
     assert not torch.equal(model.down[0].weight, before["down.0.weight"])  # the step inside stays
 
 
@@ -169,7 +175,11 @@ def test_coord_in_place_names_the_parameters_an_optimizer_lacks():
 
 def test_coord_leaves_grouped_convolutions_alone_with_one_warning():
     model, x = build("tf_efficientnet")
-    with pytest.warns(ConversionWarning, match=r"left 3 convolution\(s\) alone.*'blocks\.0\.depthwise' \(Conv2dSame\): CoordConv2d supports groups=1 only, got groups=8") as caught:
+    with pytest.warns(
+        ConversionWarning,
+        match=r"left 3 convolution\(s\) alone.*'blocks\.0\.depthwise' \(Conv2dSame\): CoordConv2d supports "
+        r"groups=1 only, got groups=8",
+    ) as caught:
         converted, record = padmods.convert(model, "coord", report=True)
     assert len(caught) == 1
     assert [skip.name for skip in record.skipped] == [f"blocks.{i}.depthwise" for i in range(3)]

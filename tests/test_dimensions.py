@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import padmods
-from padmods.conversion import ConversionWarning
 from padmods.cli import main
+from padmods.conversion import ConversionWarning
 
 BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "spherical", "symmetric", "zeros"]
 EVERY_DIMENSION = [mode for mode in BUILT_INS if mode != "spherical"]  # spherical: 2-D only
@@ -105,7 +105,9 @@ def test_convert_to_a_mode_without_some_dimension_names_the_layer(clean_registry
         pass
 
     model = mixed_model()
-    with pytest.raises(ValueError, match=r"cannot convert 2 convolution\(s\): '0' \(Conv1d\): padding mode 'flat-only' has no 1-D"):
+    with pytest.raises(
+        ValueError, match=r"cannot convert 2 convolution\(s\): '0' \(Conv1d\): padding mode 'flat-only' has no 1-D"
+    ):
         padmods.convert(model, "flat-only", strict=True)
     with pytest.warns(ConversionWarning, match=r"left 2 convolution\(s\) alone.*'0' \(Conv1d\).*'4' \(Conv3d\)"):
         left = padmods.convert(model, "flat-only")

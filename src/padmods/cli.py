@@ -1,10 +1,11 @@
-"""The ``padmods`` command line: list the padding modes and run the two padding experiments.
+"""The ``padmods`` command line: list the padding modes, run the two padding experiments, report a model's padding.
 
 Usage::
 
     padmods modes
     padmods position [--modes zeros,circular] [--size 10] [--seed 0] [--json] [--plot FILE.png]
     padmods impact [--modes zeros,reflect] [--size 28] [--layers 5] [--padding same] [--json] [--plot FILE.png]
+    padmods report MODULE:MODEL --input-shape 1,3,224,224 [--suggest 3] [--json]
 
 Bad arguments end the program with exit status 2 and one line on stderr. ``--plot`` needs
 matplotlib (``pip install 'padmods[plot]'``), imported only when ``--plot`` is given.
@@ -29,6 +30,8 @@ import torch
 import padmods
 from padmods.analysis import conv_stack, impact_map, position_leak
 from padmods.analysis.position import PositionLeakResult
+from padmods.cli_report import add_parser as _add_report_parser
+from padmods.cli_report import report_command as _report_command
 
 __all__ = ["main"]
 
@@ -126,6 +129,8 @@ def _build_parser() -> _Parser:
     impact.add_argument("--method", choices=("exact", "gradient"), default="exact", help="(default: exact)")
     impact.add_argument("--json", action="store_true", help=json_help)
     impact.add_argument("--plot", metavar="FILE", help=plot_help)
+
+    _add_report_parser(commands)
     return parser
 
 
@@ -319,7 +324,12 @@ def _impact_command(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"modes": _modes_command, "position": _position_command, "impact": _impact_command}
+_COMMANDS = {
+    "modes": _modes_command,
+    "position": _position_command,
+    "impact": _impact_command,
+    "report": _report_command,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,10 +8,10 @@ and :class:`ConversionWarning`.
 
 from __future__ import annotations
 
-from padmods.conversion.adapters import register_adapter
 from padmods.conversion._convert import convert
-from padmods.conversion.record import ConversionReport, ConversionWarning, Replaced, Skipped
 from padmods.conversion._revert import padding, revert
+from padmods.conversion.adapters import register_adapter
+from padmods.conversion.record import ConversionReport, ConversionWarning, Replaced, Skipped
 
 __all__ = [
     "ConversionReport",

@@ -55,7 +55,7 @@ def _refusal(conv: _ConvNd, cls: type[nn.Module], name: str) -> tuple[Optional[s
 
 def _apply_settings(layer: _ConvNd, settings: dict[str, Any], dims: int) -> None:
     if "padding" in settings:
-        layer.padding = _checks.parse_padding(settings["padding"], dims)  # type: ignore[assignment]
+        layer.padding = _checks.parse_padding(settings["padding"], dims)
     for key in ("stride", "dilation"):
         if key in settings:
             setattr(layer, key, _checks.as_tuple(key, settings[key], dims))
@@ -212,7 +212,9 @@ def convert(
             skipped.append(Skipped(name, type(conv).__name__, str(error)))
             return conv
         new_parameters = tuple(
-            key for key, param in new._parameters.items() if param is not None and conv._parameters.get(key) is not param
+            key
+            for key, param in new._parameters.items()
+            if param is not None and conv._parameters.get(key) is not param
         )
         replaced.append(Replaced(name, type(conv).__name__, type(new).__name__, tuple(carried), new_parameters))
         return new

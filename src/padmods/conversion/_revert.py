@@ -8,9 +8,9 @@ from typing import Any, Optional
 
 from torch import nn
 
+from padmods.conversion._convert import ConvFilter, Mode, convert
 from padmods.conversion._walk import plan_replacements
 from padmods.conversion.carry import copy_model, restore, source_of
-from padmods.conversion._convert import ConvFilter, Mode, convert
 
 __all__ = ["padding", "revert"]
 

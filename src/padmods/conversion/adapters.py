@@ -106,7 +106,7 @@ def adapted_settings(conv: _ConvNd, adapter: Adapter, where: str) -> Optional[di
 
 
 def _tf_same(conv: _ConvNd) -> Mapping[str, Any]:
-    """timm's ``Conv2dSame`` pads TensorFlow's 'same' in ``forward`` (extra element after), as padmods' 'same'."""
+    """Timm's ``Conv2dSame`` pads TensorFlow's 'same' in ``forward`` (extra element after), as padmods' 'same'."""
     return {"padding": "same"}
 
 

@@ -49,7 +49,7 @@ def source_of(module: nn.Module) -> Optional[Source]:
     return source if isinstance(source, Source) else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _standard_attributes(dims: int) -> frozenset[str]:
     """The instance attributes every ``nn.Conv1d``/``2d``/``3d`` has."""
     return frozenset(TORCH_CONVS[dims](1, 1, 1).__dict__)
@@ -74,13 +74,14 @@ def _extra_attributes(conv: _ConvNd, dims: int) -> tuple[str, ...]:
     )
 
 
-def _computed_tensors(conv: _ConvNd) -> tuple[str, ...]:
+def _computed_tensors(conv: nn.Module) -> tuple[str, ...]:
     """``weight``/``bias`` held as plain tensors, recomputed by a hook (old-style ``weight_norm``)."""
     return tuple(name for name in _PARAMETER_NAMES if name not in conv._parameters and name in conv.__dict__)
 
 
 def _check_same_shape(conv: _ConvNd, new: _ConvNd, name: str, how: str) -> None:
-    if new._parameters[name] is None or getattr(conv, name).shape != new._parameters[name].shape:
+    target = new._parameters[name]
+    if target is None or getattr(conv, name).shape != target.shape:
         raise CannotCarry(f"its {name} is {how}, which {type(new).__name__}'s {name} of another shape cannot keep")
 
 
@@ -91,7 +92,8 @@ def carry(conv: _ConvNd, new: _ConvNd, dims: int) -> list[str]:
         CannotCarry: ``new`` cannot hold it exactly (a CoordConv's wider weight under a
             parametrization); nothing has been changed on ``new`` then.
     """
-    parametrized = tuple(conv.parametrizations.keys()) if parametrize.is_parametrized(conv) else ()
+    parametrizations = conv._modules.get("parametrizations") if parametrize.is_parametrized(conv) else None
+    parametrized = tuple(parametrizations._modules) if parametrizations is not None else ()
     computed = _computed_tensors(conv)
     for name in parametrized:
         _check_same_shape(conv, new, name, "parametrized")
@@ -127,7 +129,7 @@ def carry(conv: _ConvNd, new: _ConvNd, dims: int) -> list[str]:
         for name in parametrized:
             del new._parameters[name]
         parametrize._inject_new_class(new)  # what register_parametrization does, with the same objects
-        new._modules["parametrizations"] = conv.parametrizations
+        new._modules["parametrizations"] = parametrizations
         for name in parametrized:
             parametrize._inject_property(new, name)
         notes.append("parametrizations of " + ", ".join(parametrized))

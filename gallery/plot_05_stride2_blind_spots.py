@@ -12,8 +12,9 @@ bottom/right only.
 
 You will see the padding that each layer of a four-layer stride-2 stack applies and reads (the
 padding report), the impact map of that stack (:func:`padmods.analysis.impact_map`) with its grid
-of weakly reached pixels, how the map tilts towards the padded side, how PyTorch's ``padding=1`` tilts it the other way and an input
-of odd size straightens it, and what the other padding modes make of the one-sided border.
+of weakly reached pixels, how the map tilts towards the padded side, how PyTorch's ``padding=1``
+tilts it the other way and an input of odd size straightens it, and what the other padding modes
+make of the one-sided border.
 """
 
 import matplotlib.pyplot as plt

@@ -25,4 +25,4 @@ def test_page_examples(page):
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     result = doctest.testfile(str(page), module_relative=False, optionflags=flags, report=False, verbose=False)
     assert result.attempted > 0
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {page.name} failed (run doctest on it)"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {page.name} failed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 import torch
 from _models import MODELS, StrideOneNet, build
@@ -156,14 +158,33 @@ def test_padding_block_restores_after_an_error():
     assert type(model.body[0]) is nn.Conv2d
 
 
-def test_padding_block_refuses_what_it_cannot_restore():
+def test_padding_block_refuses_a_single_convolution():
     with pytest.raises(TypeError, match="wrap it in nn.Sequential"):
         with padmods.padding(nn.Conv2d(1, 1, 3), "reflect"):
             pass
-    converted = padmods.convert(nn.Sequential(nn.Conv2d(1, 1, 3)), "reflect")
-    with pytest.raises(ValueError, match="revert it first"):
-        with padmods.padding(converted, "circular"):
-            pass
+
+
+def test_padding_block_on_a_converted_model_restores_the_converted_layers():
+    model, _ = build("stride_one")
+    with pytest.warns(ConversionWarning, match="new parameters"):
+        padmods.convert(model, "coord", inplace=True, filter=lambda name, conv: name == "body.0")
+    coord = model.body[0]
+    with torch.no_grad():
+        coord.weight[:, :2] += 1  # trained image taps; the coordinate taps stay zero
+    expected = coord.weight.detach().clone()
+    with ExitStack() as block:
+        with pytest.warns(ConversionWarning, match=r"new parameters .*: body\.0\.weight"):
+            block.enter_context(padmods.padding(model, "circular"))
+        assert [type(m).__name__ for m in model.body[::2]] == ["CircularPadConv2d"] * 3
+        with torch.no_grad():
+            model.body[0].weight += 1  # trained inside the block
+    assert model.body[0] is coord
+    assert torch.equal(coord.weight[:, :2], expected[:, :2] + 1)
+    assert torch.equal(coord.weight[:, 2:], expected[:, 2:])
+    assert [type(m).__name__ for m in model.body[::2]] == ["CoordConv2d", "Conv2d", "Conv2d"]
+    restored = padmods.revert(model)
+    assert type(restored.body[0]) is nn.Conv2d
+    assert torch.equal(restored.body[0].weight, expected[:, :2] + 1)
 
 
 def test_coord_in_place_names_the_parameters_an_optimizer_lacks():

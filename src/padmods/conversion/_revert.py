@@ -65,6 +65,8 @@ def padding(
     trains separately and hands back on exit), so an optimizer built before the block stays valid
     inside and after it. Whatever the block changes in the parameters stays in the model.
 
+    A model that is already converted works too: the block's layers go back to the converted ones.
+
     Args:
         model: The model; a container, not a single convolution (which cannot change in place).
         mode: As for :func:`padmods.convert`.
@@ -85,12 +87,7 @@ def padding(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"padding expects an nn.Module, got {type(model).__name__}")
-    already = {id(module) for module in model.modules() if source_of(module) is not None}
-    if already:
-        raise ValueError(
-            "padding() needs a model without converted layers, or it could not tell which to restore; "
-            "revert it first with padmods.revert"
-        )
+    before = {id(module) for module in model.modules()}
     converted = convert(model, mode, inplace=True, filter=filter, strict=strict, **kwargs)
     if converted is not model:
         raise TypeError(
@@ -100,4 +97,10 @@ def padding(
     try:
         yield model
     finally:
-        revert(model, inplace=True)
+        # only the layers this block made go back, each to the layer it replaced
+        def previous(name: str, module: nn.Module) -> Optional[nn.Module]:
+            if id(module) in before or source_of(module) is None:
+                return None
+            return restore(module, one_step=True)
+
+        plan_replacements(model, previous).apply()

@@ -37,10 +37,17 @@ class CannotCarry(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """The module a converted layer came from, and the plain attributes carried from it."""
+    """The module a converted layer came from, and the plain attributes carried from it.
+
+    Attributes:
+        module: The original: the layer as it was before the first conversion.
+        attributes: The plain attributes carried over from it.
+        previous: The layer that this one replaced, when that was a converted layer itself.
+    """
 
     module: nn.Module
     attributes: tuple[str, ...]
+    previous: Optional[nn.Module] = None
 
 
 def source_of(module: nn.Module) -> Optional[Source]:
@@ -139,8 +146,9 @@ def carry(conv: _ConvNd, new: _ConvNd, dims: int) -> list[str]:
         new.__dict__[name] = conv.__dict__[name]
     notes.extend(f"attribute {name}" for name in attributes if source_of(conv) is None)
 
-    previous = source_of(conv)
-    new.__dict__[SOURCE_ATTRIBUTE] = previous if previous is not None else Source(conv, attributes)
+    earlier = source_of(conv)
+    source = Source(conv, attributes) if earlier is None else Source(earlier.module, earlier.attributes, conv)
+    new.__dict__[SOURCE_ATTRIBUTE] = source
     return notes
 
 
@@ -156,27 +164,32 @@ def copy_model(model: nn.Module, caller: str) -> nn.Module:
         ) from error
 
 
-def restore(layer: nn.Module) -> Optional[nn.Module]:
+def restore(layer: nn.Module, *, one_step: bool = False) -> Optional[nn.Module]:
     """The module ``layer`` was converted from, brought up to date with ``layer``; ``None`` if none.
 
     The original gets the parameters, buffers and submodules that ``layer`` holds now under the same
     names, so training, ``load_state_dict`` and ``.to()`` applied to the converted model carry back.
     A parameter that changed shape on conversion (a CoordConv's wider weight) keeps its own object
-    and takes the original's share of the values: the taps of the input channels.
+    and takes the original's share of the values: the taps of the input channels. With
+    ``one_step=True`` the target is the layer that ``layer`` replaced, converted or not.
     """
     source = source_of(layer)
     if source is None:
         return None
-    original = source.module
+    original = source.previous if one_step and source.previous is not None else source.module
     for name, param in original._parameters.items():
         current = layer._parameters.get(name)
         if param is None or current is None or current is param:
             continue
         if current.shape == param.shape:
             original._parameters[name] = current
-        else:
-            with torch.no_grad():
-                param.data = current.detach()[:, : param.shape[1]].clone()
+        elif current.shape[1] > param.shape[1]:  # a CoordConv's weight: keep the input channels' taps
+            param.data = current.detach()[:, : param.shape[1]].clone()
+            param.requires_grad_(current.requires_grad)
+        else:  # back to a CoordConv from a plain layer, whose coordinate taps were zero
+            taps = torch.zeros_like(param, device=current.device, dtype=current.dtype)
+            taps[:, : current.shape[1]] = current.detach()
+            param.data = taps
             param.requires_grad_(current.requires_grad)
     for name in original._buffers:
         if name in layer._buffers:

@@ -242,3 +242,23 @@ def test_a_converted_model_pickles_and_reverts_after_unpickling(mode):
     assert restored[0].tag == "stem"
     x = x_input()
     torch.testing.assert_close(restored(x), model(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("wrap", [weight_norm_new, spectral_norm_old], ids=lambda f: f.__name__)
+def test_hooks_and_parametrizations_carry_in_every_dimension(dims, wrap):
+    torch.manual_seed(0)
+    conv_class = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]
+    conv_fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    layer = wrap(conv_class(2, 3, 3, padding=1).double()).eval()
+    seen = []
+    layer.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    model = nn.Sequential(layer)
+    x = torch.randn(1, 2, *(5,) * dims, dtype=torch.float64)
+    converted = padmods.convert(model, "replicate", inplace=True)
+    assert type(converted[0]).__name__.endswith(f"ReplicatePadConv{dims}d")
+    out = converted(x)  # an old-style norm computes the weight in a pre-forward hook
+    expected = conv_fn(F.pad(x, (1, 1) * dims, mode="replicate"), converted[0].weight, layer.bias)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    assert seen == [expected.shape]
+    assert padmods.revert(converted, inplace=True)[0] is layer

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from padmods._checks import check_axis_modes
+from padmods._checks import check_axis_modes, integer
 from padmods._conv import PAD_MODES
 
 __all__ = [
@@ -71,9 +71,10 @@ def conv_dims(conv: object) -> int:
 
 
 def _check_dim(dim: object) -> int:
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim not in TORCH_CONVS:
+    number = integer(dim)
+    if number not in TORCH_CONVS:
         raise ValueError(f"dim must be 1, 2 or 3 (the number of spatial axes), got {dim!r}")
-    return int(dim)
+    return number
 
 
 def _name_of(cls: type) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from padmods._checks import check_int
+from padmods._checks import check_int, integer
 from padmods.layers.coord import CoordConv2d
 from padmods.registry import get
 
@@ -25,14 +25,10 @@ IMPACT_METHODS = ("exact", "gradient")
 
 
 def _check_shape(input_shape: Any) -> tuple[int, int, int]:
-    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else None
-    if (
-        shape is None
-        or len(shape) != 3
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)
-    ):
+    shape = tuple(map(integer, input_shape)) if isinstance(input_shape, Sequence) else None
+    if shape is None or len(shape) != 3 or not all(n is not None and n >= 1 for n in shape):
         raise ValueError(f"input_shape must be three positive ints (C, H, W), got {input_shape!r}")
-    return shape
+    return shape  # type: ignore[return-value]
 
 
 def _dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
@@ -158,7 +154,7 @@ def impact_map(
     if method not in IMPACT_METHODS:
         raise ValueError(f"method must be one of {IMPACT_METHODS}, got {method!r}")
     shape = _check_shape(input_shape)
-    check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if not isinstance(model, nn.Module):
         raise TypeError(f"impact_map expects an nn.Module, got {type(model).__name__}")
     dtype, device = _dtype_device(model)
@@ -219,9 +215,9 @@ def conv_stack(
         >>> stack(torch.ones(1, 1, 5, 5))[0, 0, 0]
         tensor([81., 81., 81., 81., 81.], grad_fn=<SelectBackward0>)
     """
-    check_int("layers", layers, 1)
-    check_int("kernel_size", kernel_size, 1)
-    check_int("channels", channels, 1)
+    layers = check_int("layers", layers, 1)
+    kernel_size = check_int("kernel_size", kernel_size, 1)
+    channels = check_int("channels", channels, 1)
     cls = get(mode)
     stack = nn.Sequential(
         *(cls(channels, channels, kernel_size, padding=padding, **layer_kwargs) for _ in range(layers))

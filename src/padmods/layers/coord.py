@@ -38,7 +38,7 @@ class CoordConvNd(PaddedConvNd):
         pad: str = "zeros",
     ) -> None:
         _checks.check_count("in_channels", in_channels)  # checked before the coordinate channels are added
-        if groups != 1:
+        if _checks.check_count("groups", groups) != 1:
             raise ValueError(f"{type(self).__name__} supports groups=1 only, got groups={groups}")
         self.with_r = bool(with_r)
         self.pad_mode = pad
@@ -56,6 +56,13 @@ class CoordConvNd(PaddedConvNd):
             dtype,
         )
         self.in_channels = in_channels
+
+    def _check_setting(self, name: str, value: Any) -> Any:
+        """As for every layer, and ``groups`` stays 1: the coordinate channels feed every output."""
+        value = super()._check_setting(name, value)
+        if name == "groups" and value != 1:
+            raise ValueError(f"{type(self).__name__} supports groups=1 only, got groups={value!r}")
+        return value
 
     @property
     def coord_channels(self) -> int:
@@ -94,6 +101,8 @@ class CoordConvNd(PaddedConvNd):
         # a border of a plugin class: its own convolution of the input and of the coordinate image
         pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
         out = pad_conv(input, weight[:, :channels], bias, self.stride, pairs, self.dilation, 1)
+        if 0 in input.shape[2:]:  # an empty batch of empty images: no coordinates to add
+            return out
         coords = coord_image(tuple(input.shape[2:]), self.with_r, input.device, input.dtype).unsqueeze(0)
         return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
 

@@ -7,6 +7,7 @@ visible: with zero padding the border pixels reach far fewer outputs than the ce
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -18,10 +19,14 @@ from padmods._checks import check_int, integer
 from padmods.layers.coord import CoordConv2d
 from padmods.registry import get
 
-__all__ = ["IMPACT_METHODS", "conv_stack", "impact_map"]
+__all__ = ["IMPACT_METHODS", "ImpactOverflowWarning", "conv_stack", "impact_map"]
 
 #: The values that ``impact_map(method=...)`` accepts.
 IMPACT_METHODS = ("exact", "gradient")
+
+
+class ImpactOverflowWarning(RuntimeWarning):
+    """An impact map holds infinite or NaN values: the model's arithmetic overflowed."""
 
 
 def _check_shape(input_shape: Any) -> tuple[int, int, int]:
@@ -136,6 +141,14 @@ def impact_map(
         ValueError: An unknown ``method``, a bad ``input_shape`` or ``batch_size``, or a model output
             without the batch axis first.
 
+    Warns:
+        ImpactOverflowWarning: The map holds infinite or NaN values, because the model's arithmetic
+            overflowed. A stack of all-ones convolutions counts up to :math:`k^{2L}` paths per pixel
+            (:math:`L` layers of kernel :math:`k`), more than float32 holds (:math:`3.4 \cdot 10^{38}`)
+            from 41 layers of 3x3 or 21 of 9x9 on: build it in float64
+            (``conv_stack(..., dtype=torch.float64)``), which also keeps the counts exact integers up
+            to :math:`2^{53}`.
+
     Note:
         The model runs in eval mode, so that dropout is off and batch normalisation uses its
         running statistics: in train mode the one-hot images of a batch would influence each other
@@ -160,8 +173,24 @@ def impact_map(
     dtype, device = _dtype_device(model)
     with _eval_mode(model):
         if method == "exact":
-            return _exact(model, shape, batch_size, dtype, device)
-        return _gradient(model, shape, dtype, device).detach()
+            impact = _exact(model, shape, batch_size, dtype, device)
+        else:
+            impact = _gradient(model, shape, dtype, device).detach()
+    if impact.is_floating_point() and not bool(torch.isfinite(impact).all()):
+        warnings.warn(
+            f"impact_map: the map holds {_non_finite(impact)}: the model's {impact.dtype} arithmetic overflowed "
+            f"(its largest finite value is {torch.finfo(impact.dtype).max:.3g}); run the model in a wider dtype "
+            "(model.double()) or make it smaller",
+            ImpactOverflowWarning,
+            stacklevel=2,
+        )
+    return impact
+
+
+def _non_finite(impact: Tensor) -> str:
+    kinds = [name for name, present in (("inf", impact.isinf().any()), ("NaN", impact.isnan().any())) if present]
+    count = int((~torch.isfinite(impact)).sum())
+    return f"{count} non-finite value{'s' if count > 1 else ''} ({' and '.join(kinds)})"
 
 
 def conv_stack(

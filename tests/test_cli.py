@@ -427,3 +427,28 @@ def test_plot_onto_an_existing_file_keeps_it_until_the_figure_is_saved(
     status, _, err = run(capsys, *QUICK["impact"], "--plot", str(target))
     assert status == 0, err
     assert target.read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["position", "--modes", "zeros", "--size", "5000"], ["impact", "--modes", "zeros", "--size", "10000000"]],
+    ids=["position", "impact"],
+)
+def test_a_size_too_large_for_memory_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    """Petabytes of one-hot images: torch's allocator refuses at once, and the command says so in one line."""
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"padmods {argv[0]}: error: not enough memory for these settings (--size {argv[-1]}): ")
+    assert "you tried to allocate" in err
+    assert err.strip().endswith("; use a smaller --size")
+
+
+def test_other_runtime_errors_are_not_taken_for_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("padmods.cli.impact_map", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["impact", "--modes", "zeros", "--size", "4"])

@@ -395,6 +395,19 @@ def _impact_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or "can't allocate memory" in str(error) or "out of memory" in str(error)
+
+
+def _allocation_text(error: BaseException) -> str:
+    """The useful part of torch's allocation error, e.g. 'you tried to allocate 128000000000000 bytes'."""
+    text = " ".join(str(error).split())
+    start = text.find("you tried to allocate")
+    if start >= 0:
+        return text[start:].split(".")[0]
+    return text or type(error).__name__
+
+
 _COMMANDS = {"modes": _modes_command, "position": _position_command, "impact": _impact_command}
 
 
@@ -422,6 +435,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 0
     except ValueError as error:  # a setting the library refuses, e.g. padding that does not fit
         print(_UsageError(f"{_PROG} {getattr(args, 'command', '')}".strip(), str(error)), file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as error:  # a --size whose tensors cannot be allocated
+        if not _is_out_of_memory(error):
+            raise
+        print(
+            _UsageError(
+                f"{_PROG} {getattr(args, 'command', '')}".strip(),
+                f"not enough memory for these settings (--size {getattr(args, 'size', '?')}): "
+                f"{_allocation_text(error)}; use a smaller --size",
+            ),
+            file=sys.stderr,
+        )
         return 2
     finally:
         torch.set_num_threads(threads)

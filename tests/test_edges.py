@@ -7,7 +7,6 @@ with the same settings from the start.
 
 from __future__ import annotations
 
-import copy
 import pickle
 
 import numpy as np
@@ -150,6 +149,67 @@ def test_coord_refuses_groups_set_later(dims):
         layer.groups = 2
     layer.groups = np.int64(1)
     assert layer.groups == 1
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("pad", ["reflect", "partial", "symmetric", ["circular", "zeros", "replicate"]], ids=str)
+def test_coord_pad_set_later_equals_a_layer_built_with_it(dims, pad):
+    pad = pad[:dims] if isinstance(pad, list) else pad
+    layer = padmods.create("coord", 2, 3, 3, dim=dims, padding=1, with_r=True, dtype=torch.float64)
+    layer.pad_mode = pad
+    fresh = padmods.create("coord", 2, 3, 3, dim=dims, padding=1, with_r=True, pad=pad, dtype=torch.float64)
+    fresh.load_state_dict(layer.state_dict())
+    x = sample(dims)
+    torch.testing.assert_close(layer(x), fresh(x), rtol=0, atol=0)
+    assert repr(layer) == repr(fresh)
+    torch.testing.assert_close(pickle.loads(pickle.dumps(layer))(x), fresh(x), rtol=0, atol=0)
+
+
+def test_coord_pad_and_with_r_that_cannot_be_set_later_leave_the_layer_as_it_was():
+    layer = padmods.CoordConv2d(2, 3, 3, padding=1)
+    with pytest.raises(ValueError, match="unknown padding mode 'mirror'"):
+        layer.pad_mode = "mirror"
+    with pytest.raises(ValueError, match="other than 'coord'"):
+        layer.pad_mode = "coord"
+    with pytest.raises(ValueError, match=r"per-axis modes are one of .* got \('zeros',\)"):
+        layer.pad_mode = ("zeros",)
+    with pytest.raises(
+        ValueError, match=r"with_r decides how many coordinate channels the weight has, so it cannot change from False"
+    ):
+        layer.with_r = True
+    layer.with_r = False  # unchanged: fine
+    assert layer.pad_mode == "zeros"
+    x = torch.randn(1, 2, 5, 5)
+    fresh = padmods.CoordConv2d(2, 3, 3, padding=1)
+    fresh.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(layer(x), fresh(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_per_axis_borders_set_later_are_checked_and_used(dims):
+    borders = ("reflect", "circular", "symmetric")[:dims]
+    layer = padmods.create(("zeros",) * dims, 2, 3, 3, dim=dims, padding=1, dtype=torch.float64)
+    layer.borders = list(borders)
+    assert layer.borders == borders
+    fresh = padmods.create(borders, 2, 3, 3, dim=dims, padding=1, dtype=torch.float64)
+    fresh.load_state_dict(layer.state_dict())
+    x = sample(dims)
+    torch.testing.assert_close(layer(x), fresh(x), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="per-axis modes are one of"):
+        layer.borders = ("partial",) * dims
+    assert layer.borders == borders
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "partial", "coord", "symmetric"])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_convert_takes_an_nn_conv_whose_settings_changed_later(dims, mode):
+    conv = TORCH_CONV[dims](2, 3, 3, dtype=torch.float64)
+    conv.padding, conv.stride, conv.dilation = 2, 2, 2  # ints, as nn.ConvNd allows
+    layer = padmods.convert(nn.Sequential(conv), mode)[0]
+    assert (layer.padding, layer.stride, layer.dilation) == ((2,) * dims, (2,) * dims, (2,) * dims)
+    if mode == "zeros":
+        x = sample(dims, size=9)
+        torch.testing.assert_close(layer(x), conv(x), rtol=1e-12, atol=1e-12)
 
 
 # ---- NumPy and other integer types (issue 15) -------------------------------------------------

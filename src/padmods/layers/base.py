@@ -94,6 +94,11 @@ class PaddedConvNd(_ConvNd):
     #: :meth:`pad` or :meth:`padded_conv` itself.
     border: ClassVar[Optional[str]] = None
 
+    #: The attributes that :meth:`__setattr__` checks and normalises (subclasses add their own).
+    _settings: ClassVar[frozenset[str]] = frozenset(
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode")
+    )
+
     #: The border the engine runs for this class: :attr:`border`, unless this class or a parent
     #: below :class:`PaddedConvNd` overrides :meth:`pad` or :meth:`padded_conv` (then ``None``, and
     #: the overriding method runs, so a subclass never gets a border it changed).
@@ -151,7 +156,7 @@ class PaddedConvNd(_ConvNd):
         computes; a padmods layer stores the same one-int-per-axis tuples its constructor makes, so
         it then computes what a layer built with those settings computes.
         """
-        if name in _SETTINGS:
+        if name in self._settings:
             value = self._check_setting(name, value)
         super().__setattr__(name, value)
 
@@ -312,12 +317,6 @@ class PaddedConvNd(_ConvNd):
                 f"{type(self).__name__} (shape {tuple(target.shape)})"
             )
         target.copy_(source)
-
-
-#: The settings that :meth:`PaddedConvNd.__setattr__` checks and normalises.
-_SETTINGS = frozenset(
-    ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode")
-)
 
 
 def format_doc(cls: type[PaddedConvNd]) -> type[PaddedConvNd]:

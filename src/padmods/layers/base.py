@@ -360,6 +360,12 @@ class PaddedConv2d(PaddedConvNd, nn.Conv2d):
     ``'same'`` and strides are handled once, here. :class:`PaddedConv1d` and :class:`PaddedConv3d`
     are the same for :class:`torch.nn.Conv1d` and :class:`torch.nn.Conv3d`.
 
+    As with :class:`torch.nn.Conv2d`, ``padding``, ``stride`` and ``dilation`` may change after
+    construction (``layer.padding = 2``): they are checked and stored as the constructor stores
+    them, so the layer then computes what a layer built with them computes. ``kernel_size`` must
+    keep matching the weight, and ``padding_mode`` cannot change: the class is the mode. Integers
+    may be any integer type torch takes (``numpy.int64`` included), but not bools or floats.
+
     Args:
         {args}
 

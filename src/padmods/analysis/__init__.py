@@ -6,13 +6,14 @@ command line and the gallery).
 
 from __future__ import annotations
 
-from padmods.analysis.impact import IMPACT_METHODS, conv_stack, impact_map
+from padmods.analysis.impact import IMPACT_METHODS, ImpactOverflowWarning, conv_stack, impact_map
 from padmods.analysis.padding_report import LayerPadding, PaddingReport, padding_report, suggest_sizes
 from padmods.analysis.position import RESOLUTION, PositionLeakResult, position_leak
 
 __all__ = [
     "IMPACT_METHODS",
     "RESOLUTION",
+    "ImpactOverflowWarning",
     "LayerPadding",
     "PaddingReport",
     "PositionLeakResult",

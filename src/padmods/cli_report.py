@@ -87,7 +87,11 @@ def report_command(args: argparse.Namespace) -> int:
         model = load_model(args.model)
     except ImportError as error:
         raise ValueError(f"cannot import the module of MODEL {args.model!r}: {error}") from None
-    report = padding_report(model, args.input_shape)
+    try:
+        report = padding_report(model, args.input_shape)
+    except RuntimeError as error:  # the model cannot run on this shape: a user error, said in one line
+        shape = ",".join(map(str, args.input_shape))
+        raise ValueError(f"MODEL {args.model!r} failed on an input of shape {shape}: {error}") from None
     sizes = suggest_sizes(model, args.input_shape, count=args.suggest) if args.suggest else None
     if args.json:
         payload = report.to_dict()

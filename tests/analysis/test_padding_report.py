@@ -168,6 +168,7 @@ def test_cli_report_json_and_suggestions(capsys):
         (["stage_models:missing", "--input-shape", "1,3,8,8"], "has no attribute 'missing'"),
         (["stage_models:not_a_model", "--input-shape", "1,3,8,8"], "is a int, not an nn.Module"),
         (["stage_models:stage", "--input-shape", "1,3,8,8", "--suggest", "0"], "expected a positive integer, got '0'"),
+        (["stage_models:stage", "--input-shape", "1,5,8,8"], "failed on an input of shape 1,5,8,8"),
     ],
 )
 def test_cli_report_bad_arguments(capsys, argv, message):

@@ -84,12 +84,15 @@ def test_setting_after_construction_equals_a_layer_built_with_it(dims, mode, ext
     torch.testing.assert_close(clone(x), fresh(x), rtol=0, atol=0)
 
 
+TORCH_CHANGES = [  # torch has no 'full', and no 'same' with stride > 1
+    change for change in CHANGES if not any(key in change.id for key in ("full", "same,stride", "list"))
+]
+
+
 @pytest.mark.parametrize("dims", [1, 2, 3])
-@pytest.mark.parametrize("change", CHANGES[:8])
+@pytest.mark.parametrize("change", TORCH_CHANGES)
 def test_zero_padded_layer_follows_nn_conv_after_a_change(dims, change):
     """The oracle is torch itself: nn.ConvNd honours these settings when they change after construction."""
-    if change.get("padding") == "full" or (change.get("padding") == "same" and change.get("stride", 1) > 1):
-        pytest.skip("torch has no 'full', and no 'same' with stride > 1")
     layer = padmods.create("zeros", 2, 3, 3, dim=dims, padding=1, dtype=torch.float64)
     conv = TORCH_CONV[dims](2, 3, 3, padding=1, dtype=torch.float64)
     conv.load_state_dict(layer.state_dict())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -406,13 +406,19 @@ def test_bad_plot_target_exits_2_before_any_work(
 
 
 def test_plot_unwritable_file_exits_2_before_any_work(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_work: None
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_work: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "figure.png"
     target.write_bytes(b"old")
-    target.chmod(0o444)
-    if os.access(target, os.W_OK):
-        pytest.skip("permissions are not enforced for this user (root)")
+    real_open = Path.open
+
+    def refuse_target(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        # file permissions do not bind root, whom CI may run as: refuse the write the way the OS would
+        if self == target and mode != "rb" and mode != "r":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse_target)
     status, _, err = run(capsys, *QUICK["impact"], "--plot", str(target))
     assert status == 2
     assert "Permission denied" in err

@@ -8,6 +8,7 @@ to an anchor that does not exist, and downloaded notebooks full of reST.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import urllib.parse
@@ -63,7 +64,7 @@ def _entries(tree: Element) -> list[tuple[str, Element]]:
         if "py" not in dl.classes or "field-list" in dl.classes:
             continue
         children = dl.elements()
-        for dt, dd in zip(children, children[1:]):
+        for dt, dd in itertools.pairwise(children):
             if dt.tag == "dt" and dd.tag == "dd":
                 entries.append((dt.attrs.get("id") or dt.text()[:60], dd))
     return entries
@@ -88,7 +89,7 @@ def _fields(field_list: Element) -> list[tuple[str, Element]]:
     children = field_list.elements()
     return [
         (dt.text().rstrip(":").strip(), dd)
-        for dt, dd in zip(children, children[1:])
+        for dt, dd in itertools.pairwise(children)
         if dt.tag == "dt" and dd.tag == "dd"
     ]
 
@@ -140,11 +141,17 @@ def test_types_are_types(site: Path) -> None:
 
 
 def test_no_paragraph_twice_on_a_page(site: Path) -> None:
-    """No page says the same paragraph twice (a module docstring beside a hand-written intro)."""
+    """No page says the same paragraph twice (a module docstring beside a hand-written intro).
+
+    Paragraphs in API entries, tables, lists and gallery thumbnails are left out: a parameter's
+    description or an example's summary rightly recurs there.
+    """
     offenders = []
     for path in _pages(site):
         seen: set[str] = set()
         for paragraph in _article(_tree(path)).find_all("p"):
+            if _in_repeated_block(paragraph):
+                continue
             text = paragraph.text()
             if len(text) < 60:
                 continue
@@ -152,6 +159,16 @@ def test_no_paragraph_twice_on_a_page(site: Path) -> None:
                 offenders.append(f"{path.relative_to(site)}: {text[:80]!r}")
             seen.add(text)
     assert not offenders, f"paragraphs repeated on one page: {offenders}"
+
+
+def _in_repeated_block(element: Element) -> bool:
+    """Whether an element sits where repeats are expected: API entries, tables, lists, thumbnails."""
+    node = element.parent
+    while node is not None:
+        if node.tag in ("dl", "table", "li") or any(cls.startswith("sphx-glr") for cls in node.classes):
+            return True
+        node = node.parent
+    return False
 
 
 def test_no_lettered_lists(site: Path) -> None:
@@ -194,7 +211,11 @@ def test_internal_links_resolve(site: Path) -> None:
 
 
 #: reST that a notebook's Markdown cells must not show: roles and directives.
-REST_MARKUP = re.compile(r":(?:[a-z]+:)?(?:func|class|meth|mod|doc|ref|attr|data|math|term|py:\w+):`|^\s*\.\. [a-z-]+::", re.M)
+REST_MARKUP = re.compile(
+    r":(?:[a-z]+:)?(?:func|class|meth|mod|doc|ref|attr|data|math|term|py:\w+):`"  # roles
+    r"|^\s*\.\. [a-z-]+::",  # directives
+    re.M,
+)
 
 
 def test_notebooks_are_markdown(site: Path) -> None:

@@ -34,7 +34,15 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.typing import stringify_annotation
 
-__all__ = ["GENERATED_DIR", "GalleryExamples", "format_shape_sections", "mathjax_source", "reset_seeds", "setup"]
+__all__ = [
+    "GALLERY_RC",
+    "GENERATED_DIR",
+    "GalleryExamples",
+    "format_shape_sections",
+    "mathjax_source",
+    "reset_seeds",
+    "setup",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -168,16 +176,37 @@ def _process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any
         type_doc = sphinx_inspect.getdoc(type(obj))
         if type_doc and "\n".join(lines).strip() == type_doc.strip():
             lines[:] = _own_attribute_doc(obj, name) or []
-    if what in ("attribute", "data", "property") and lines and _NAPOLEON_COLON.search(lines[0]):
-        # napoleon reads "Text: more" on the first line of an attribute as "type: description";
-        # padmods keeps types in annotations, so the text is all description
-        lines.insert(0, "")
     if what in ("method", "function", "class", "exception"):
         _fix_type_variables(app, name, obj)
 
 
-#: A colon that napoleon would take as the end of a type (not ``::``, not inside backquotes).
-_NAPOLEON_COLON = re.compile(r"^[^`:]*(?<!:):(?!:)\s")
+#: What napoleon makes of an attribute docstring "Number of channels: one per axis": a type field.
+_PROSE_TYPE = re.compile(r"^:type: (.*\b[A-Za-z]+ [A-Za-z]+\b.*)$")
+
+
+def _undo_prose_types(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Put back the first sentence that napoleon took for a type ("Type: Number of channels").
+
+    napoleon reads the first line of an attribute's docstring as ``type: description`` when it has
+    a colon. padmods keeps types in annotations, so words with spaces before the colon are prose:
+    they go back in front of the description. Runs after napoleon.
+    """
+    if what not in ("attribute", "data", "property"):
+        return
+    for index, line in enumerate(lines):
+        match = _PROSE_TYPE.match(line)
+        if match is None:
+            continue
+        del lines[index]
+        while index > 0 and index <= len(lines) and not lines[index - 1].strip():
+            index -= 1
+            del lines[index]
+        first = next((i for i, text in enumerate(lines) if text.strip()), None)
+        if first is None:
+            lines.append(match.group(1) + ".")
+        else:
+            lines[first] = f"{match.group(1)}: {lines[first].lstrip()}"
+        return
 
 
 def _fix_type_variables(app: Sphinx, name: str, obj: Any) -> None:
@@ -310,6 +339,18 @@ class GalleryExamples(SphinxDirective):
         return [container]
 
 
+#: matplotlib settings of every gallery script, applied after matplotlib's defaults are restored.
+GALLERY_RC = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.titlesize": 13,
+}
+
+
 def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
     """Give every gallery script the same fresh start: seeded RNGs, one torch thread, no figures."""
     random.seed(0)
@@ -330,6 +371,8 @@ def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
         import matplotlib.pyplot as plt
 
         plt.close("all")
+        # legible at the size the pages show the figures (about 640 px wide, less on a phone)
+        plt.rcParams.update(GALLERY_RC)
     except ImportError:
         pass
 
@@ -337,7 +380,9 @@ def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
 _VIEWCODE_BACK = re.compile(r'(<a class="viewcode-back" href="([^"#]*)#)([^"]+)(")')
 
 
-def _fix_viewcode_backlinks(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+def _fix_viewcode_backlinks(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
     """Point each "[docs]" link of a source page at the entry's real anchor.
 
     viewcode builds every back link of a module from the module name it met first, so when
@@ -362,6 +407,7 @@ def _fix_viewcode_backlinks(app: Sphinx, pagename: str, templatename: str, conte
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the event handlers."""
     app.connect("autodoc-process-docstring", _process_docstring, priority=400)  # before napoleon (500)
+    app.connect("autodoc-process-docstring", _undo_prose_types, priority=600)  # after napoleon
     app.connect("builder-inited", _check_mathjax)
     app.connect("builder-inited", _write_figures)
     app.connect("build-finished", _copy_mathjax)

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Elements that never have content or an end tag.
-VOID = frozenset(
-    ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr")
-)
+VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"))
 
 
 @dataclass

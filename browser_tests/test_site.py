@@ -79,7 +79,8 @@ for (const math of document.querySelectorAll('mjx-container[display="true"]')) {
   const visible = scroller ? scroller.getBoundingClientRect() : box;
   const inner = math.firstElementChild ? math.firstElementChild.getBoundingClientRect() : box;
   if (visible.left < -1 || visible.right > width + 1 || (!scroller && inner.right > width + 1)) {
-    out.push(math.textContent.slice(0, 60) + " (right edge " + Math.round(visible.right) + " of " + width + ")");
+    const seen = Math.round(Math.min(visible.right, width));
+    out.push(`${math.textContent.slice(0, 60)} (ends at ${Math.round(inner.right)} px, seen to ${seen} of ${width})`);
   }
 }
 if (document.documentElement.scrollWidth > width + 1) {

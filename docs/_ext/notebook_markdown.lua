@@ -40,3 +40,10 @@ function Div(element)
   end
   return out
 end
+
+-- Headings keep their text only: a Sphinx label (".. _gallery-pixel-impact:") would otherwise
+-- follow the title as "{#gallery-pixel-impact}", which Jupyter prints.
+function Header(element)
+  element.attr = pandoc.Attr()
+  return element
+end

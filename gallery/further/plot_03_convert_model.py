@@ -179,7 +179,7 @@ for mode, response in first.items():
 # fill the border with copies of the image, so a constant image stays constant (spread 0).
 # ``'partial'`` scales each border output up by the share of its taps that fell on padding. That
 # gives back the interior value only for a kernel whose weights are all equal (the all-ones
-# stacks of :ref:`gallery-pixel-impact`); with trained weights its border differs from the interior
+# stacks of :ref:`Experiment 2 <gallery-pixel-impact>`); with trained weights its border differs from the interior
 # too, just differently from zero padding.
 #
 # Where the converted models disagree with the original
@@ -241,7 +241,7 @@ for mode, impact in impacts.items():
 
 # %%
 # The original (``'zeros'``) and ``'coord'`` give identical maps, dim at the border like the
-# all-ones stacks of :ref:`gallery-pixel-impact`. All converted models agree with it in the
+# all-ones stacks of :ref:`Experiment 2 <gallery-pixel-impact>`. All converted models agree with it in the
 # interior (the centre column), and ``'circular'`` stays close to it everywhere. But at some edges
 # ``'partial'``, ``'reflect'`` and ``'replicate'`` react to a single pixel tens of times more
 # strongly than the original does anywhere (compare the max column): the weights were trained on

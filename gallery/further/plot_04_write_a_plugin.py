@@ -13,9 +13,9 @@ its edge pixel, where ``'reflect'`` mirrors it excluding the edge. padmods ships
 the built-in ``'symmetric'`` (:class:`padmods.SymmetricPadConv2d`); writing it yourself, under the
 name ``'my-symmetric'``, shows everything a plugin needs, and the built-in gives a reference to
 check it against. Then what it puts in the border
-of a small ``torch.arange`` image, how it does in the pixel-impact and position-leak experiments
-of :ref:`gallery-pixel-impact` and :ref:`gallery-position-leak`, and how a package publishes such
-a mode so that ``padmods`` finds it after a ``pip install``.
+of a small ``torch.arange`` image, how it does in the position-leak and pixel-impact experiments
+(:ref:`Experiment 1 <gallery-position-leak>` and :ref:`Experiment 2 <gallery-pixel-impact>`), and
+how a package publishes such a mode so that ``padmods`` finds it after a ``pip install``.
 """
 
 import matplotlib.pyplot as plt
@@ -126,7 +126,7 @@ except ValueError as error:
 #
 # With a 3x3 kernel the padding is one pixel wide, and mirroring one pixel including the edge is
 # the same as repeating the edge pixel: ``'symmetric'`` and ``'replicate'`` are then the same layer.
-# The check below uses the five-layer 3x3 stack of :ref:`gallery-pixel-impact`. A 5x5 kernel
+# The check below uses the five-layer 3x3 stack of :ref:`Experiment 2 <gallery-pixel-impact>`. A 5x5 kernel
 # (padding 2) tells the modes apart, so the maps compare three 5x5 layers on a 28x28 image, with
 # one shared colour scale.
 

@@ -39,13 +39,22 @@ def _padded(mode: str) -> torch.Tensor:
     return pad(_arange_image(), ((_PAD, _PAD), (_PAD, _PAD)), mode=mode)[0, 0]
 
 
+def _thirds(value: float) -> str:
+    """A coordinate of a 4-pixel axis (-1, -1/3, 1/3, 1 or the border's 0), short enough for its cell."""
+    for number, text in ((1.0, "1"), (1 / 3, "\u2153")):
+        if abs(abs(value) - number) < 1e-6:
+            return ("\u2212" if value < 0 else "") + text
+    return format(value, ".2g")
+
+
 def _draw_grid(ax, values: np.ndarray, *, frame: tuple[int, int, int, int] | None, vmin: float, vmax: float, fmt: str):
     """Show ``values`` as coloured cells, each labelled, with the image itself framed."""
     ax.imshow(values, cmap="viridis", vmin=vmin, vmax=vmax)
     mid = (vmin + vmax) / 2
     for (row, col), value in np.ndenumerate(values):
         colour = "black" if value > mid else "white"
-        ax.text(col, row, format(value, fmt), ha="center", va="center", fontsize=8.5, color=colour)
+        label = _thirds(value) if fmt == "thirds" else format(value, fmt)
+        ax.text(col, row, label, ha="center", va="center", fontsize=8.5, color=colour)
     if frame is not None:
         top, left, height, width = frame
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="#ff4d4d", linewidth=2.2))
@@ -83,7 +92,7 @@ def _coord_figure() -> bytes:
     axes = fig.subplots(1, 2)
     coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0].numpy()
     for ax, channel, name in zip(axes, coords, ("x", "y"), strict=True):
-        _draw_grid(ax, channel, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
+        _draw_grid(ax, channel, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt="thirds")
         ax.set_title(f"'coord': channel {name} (zero border)", fontsize=9)
     return _png(fig)
 
@@ -100,7 +109,7 @@ def _overview_figure() -> bytes:
     _draw_grid(partial_ax, ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
     partial_ax.set_title("'partial': scale of each output", fontsize=10)
     coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0, 0].numpy()
-    _draw_grid(coord_ax, coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
+    _draw_grid(coord_ax, coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt="thirds")
     coord_ax.set_title("'coord': extra x channel", fontsize=10)
     spare_ax.axis("off")
     fig.suptitle("What a convolution sees beyond the border of a 4\u00d74 image (framed in red)", fontsize=10)

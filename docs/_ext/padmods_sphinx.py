@@ -391,7 +391,7 @@ def _fix_viewcode_backlinks(
     """
     if not pagename.startswith("_modules/") or "body" not in context:
         return
-    objects = app.env.domains.python_domain.objects
+    objects = app.env.get_domain("py").objects
 
     def fix(match: re.Match[str]) -> str:
         anchor = match.group(3)

@@ -170,6 +170,6 @@ for mode, values in accuracy.items():
 #
 #    - API: :func:`padmods.create`, :func:`padmods.available`.
 #    - O\. S. Kayhan, J. C. van Gemert, *On Translation Invariance in CNNs: Convolutional Layers
-#      can Exploit Absolute Spatial Location*, CVPR 2020; see
-#      :ref:`references <ref-kayhan2020>`.
+#      can Exploit Absolute Spatial Location*, CVPR 2020, `arXiv:2003.07064
+#      <https://arxiv.org/abs/2003.07064>`_; see :ref:`references <ref-kayhan2020>`.
 #    - :ref:`Scheidl (2021) <ref-scheidl2021>`, *Does padding matter in deep learning models?*

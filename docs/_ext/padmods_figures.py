@@ -9,6 +9,7 @@ rewritten when their content changes, so an incremental build does not re-read e
 from __future__ import annotations
 
 import io
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -198,7 +199,7 @@ def _cli_run(*args: str) -> str:
 
 def _cli_transcript(*args: str) -> str:
     """A shell transcript: the command line, then its output."""
-    return f"$ padmods {' '.join(args)}\n{_cli_run(*args)}"
+    return f"$ padmods {shlex.join(args)}\n{_cli_run(*args)}"
 
 
 def _modes_table() -> str:
@@ -264,6 +265,10 @@ def _artifacts() -> dict[str, Callable[[], bytes | str]]:
             "cli_modes_help.txt": lambda: _cli_run("modes", "--help"),
             "cli_position_help.txt": lambda: _cli_run("position", "--help"),
             "cli_impact_help.txt": lambda: _cli_run("impact", "--help"),
+            "cli_report_help.txt": lambda: _cli_run("report", "--help"),
+            "cli_report.txt": lambda: _cli_transcript(
+                "report", "example_models:stride2_stack()", "--input-shape", "1,3,224,224", "--suggest", "2"
+            ),
             "cli_modes.txt": lambda: _cli_transcript("modes"),
             "cli_impact.txt": lambda: _cli_transcript(
                 "impact", "--modes", "zeros,reflect,circular", "--layers", "2", "--size", "7"

@@ -210,6 +210,8 @@ def coord_conv(
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
     out = engine_conv(input, input_weight, bias, stride, pairs, dilation, 1, border)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
+    if 0 in sizes:  # an empty batch of empty images (the layers refuse them in a batch): no coordinates to add
+        return out
     padding = padding_of(border)  # what the coordinates read beyond the border
     # in the output's dtype, which differs from the input's under autocast
     factors = coord_factors(sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)

@@ -8,7 +8,6 @@ fonts or scripts.
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -134,9 +133,8 @@ def _pypandoc() -> dict | bool:
         import pypandoc
 
         pypandoc.get_pandoc_version()
-    except (ImportError, OSError, RuntimeError):
-        if shutil.which("pandoc") is None:
-            return False
+    except (ImportError, OSError, RuntimeError):  # no pypandoc, or no pandoc for it to run
+        return False
     return {
         # pandoc's Markdown, filtered (docs/_ext/notebook_markdown.lua): Sphinx roles become code,
         # admonitions a bold title; --to after sphinx-gallery's own "md", which pandoc 3 lacks

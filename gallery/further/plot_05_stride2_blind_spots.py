@@ -203,5 +203,5 @@ for (mode, size), impact in grid.items():
 #    - API: :func:`padmods.analysis.padding_report`, :func:`padmods.analysis.suggest_sizes`,
 #      :func:`padmods.functional.resolve_padding`, :func:`padmods.analysis.conv_stack`,
 #      :func:`padmods.analysis.impact_map`.
-#    - B. Alsallakh, N. Kokhlikyan, V. Miglani, J. Yuan, O. Reblitz-Richardson, *Mind the Pad --
-#      CNNs Can Develop Blind Spots*, ICLR 2021.
+#    - B\. Alsallakh, N. Kokhlikyan, V. Miglani, J. Yuan, O. Reblitz-Richardson, *Mind the Pad --
+#      CNNs Can Develop Blind Spots*, ICLR 2021; see :ref:`references <ref-alsallakh2021>`.

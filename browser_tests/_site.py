@@ -17,9 +17,9 @@ def html_dir(config: pytest.Config) -> Path:
 
 
 def gallery_pages(site: Path) -> list[str]:
-    """The gallery's example pages, relative to the site root, without the gallery index."""
+    """The gallery's example pages, relative to the site root, without the index of each section."""
     gallery = site / GALLERY_DIR
-    return sorted(f"{GALLERY_DIR}/{page.name}" for page in gallery.glob("*.html") if page.name != "index.html")
+    return sorted(page.relative_to(site).as_posix() for page in gallery.rglob("*.html") if page.name != "index.html")
 
 
 def pages_to_check(site: Path) -> list[str]:

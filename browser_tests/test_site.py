@@ -57,6 +57,42 @@ const deadline = Date.now() + 30000;
 """
 
 
+#: Every resource the page loaded (scripts, styles, images, fonts, fetches), as absolute URLs.
+LOADED_RESOURCES = """
+return performance.getEntriesByType("resource").map((entry) => entry.name)
+  .concat([location.href]);
+"""
+
+#: Display equations that run past the right edge of the screen without a box that scrolls them.
+CUT_OFF_MATH = """
+const out = [];
+const width = document.documentElement.clientWidth;
+for (const math of document.querySelectorAll('mjx-container[display="true"]')) {
+  const box = math.getBoundingClientRect();
+  let element = math, scroller = null;
+  while (element && element !== document.body) {
+    const overflow = getComputedStyle(element).overflowX;
+    if (overflow === "auto" || overflow === "scroll") { scroller = element; break; }
+    if (overflow === "hidden" || overflow === "clip") { break; }
+    element = element.parentElement;
+  }
+  const visible = scroller ? scroller.getBoundingClientRect() : box;
+  const inner = math.firstElementChild ? math.firstElementChild.getBoundingClientRect() : box;
+  if (visible.left < -1 || visible.right > width + 1 || (!scroller && inner.right > width + 1)) {
+    const seen = Math.round(Math.min(visible.right, width));
+    out.push(`${math.textContent.slice(0, 60)} (ends at ${Math.round(inner.right)} px, seen to ${seen} of ${width})`);
+  }
+}
+if (document.documentElement.scrollWidth > width + 1) {
+  out.push("the page itself scrolls sideways: " + document.documentElement.scrollWidth + " > " + width);
+}
+return out;
+"""
+
+#: A phone's screen, in CSS pixels.
+PHONE = (390, 844)
+
+
 def _severe(entries: list[dict]) -> list[str]:
     return [f"{entry.get('source', '?')}: {entry['message']}" for entry in entries if entry["level"] == "SEVERE"]
 
@@ -89,6 +125,9 @@ def test_page_loads_cleanly(browser, server: str, site: Path, page: str) -> None
     assert not broken, f"{page}: {len(broken)} image(s) did not load: {broken}"
     severe = _severe(browser.get_log("browser"))
     assert not severe, f"{page}: SEVERE entries in the browser console: {severe}"
+    origin = server.rstrip("/")
+    remote = [url for url in browser.execute_script(LOADED_RESOURCES) if not url.startswith(origin + "/")]
+    assert not remote, f"{page}: loaded resources from outside the local site: {remote}"
     assert browser.title, f"{page}: the page has no title"
     assert "Error response" not in browser.title, f"{page}: the server answered {browser.title!r}"
 
@@ -152,3 +191,32 @@ def test_no_page_loads_remote_resources(site: Path) -> None:
         if remote:
             offenders[str(path.relative_to(site))] = sorted(set(remote))
     assert not offenders, f"the site must work offline, but these files load remote resources: {offenders}"
+
+
+def _pages_with_display_math(site: Path) -> list[str]:
+    return sorted(
+        path.relative_to(site).as_posix()
+        for path in site.rglob("*.html")
+        if '<div class="math notranslate nohighlight">' in path.read_text(encoding="utf-8", errors="replace")
+    )
+
+
+def test_display_math_fits_a_phone(browser, server: str, site: Path) -> None:
+    """At a phone's width, every display equation fits the screen or scrolls within its own box."""
+    pages = _pages_with_display_math(site)
+    assert pages, "no page has display math: the check would pass vacuously"
+    problems = {}
+    browser.set_window_size(*PHONE)
+    try:
+        for page in pages:
+            browser.get(f"{server}/{page}")
+            mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX)
+            assert mathjax == "typeset", f"{page}: {mathjax}"
+            width = browser.execute_script("return document.documentElement.clientWidth;")
+            assert width <= PHONE[0], f"the window did not shrink to a phone's width ({width} px)"
+            cut = browser.execute_script(CUT_OFF_MATH)
+            if cut:
+                problems[page] = cut
+    finally:
+        browser.set_window_size(1280, 900)
+    assert not problems, f"display math cut off at {PHONE[0]} px: {problems}"

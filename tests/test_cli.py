@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -241,3 +242,219 @@ def test_default_modes_leave_out_what_cannot_pad_the_size(capsys: pytest.Capture
     assert status != 0
     assert out == ""
     assert "needs an even width" in err
+
+
+# ---- strict JSON and no silent overflow (issue 15) ---------------------------------------------
+def strict_loads(text: str) -> object:
+    """json.loads that refuses NaN and Infinity, which Python's json writes by default but JSON lacks."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def path_counts_1d(size: int, layers: int, kernel: int) -> list[int]:
+    """Exact paths from each input position to all outputs of 'same' zero-padded all-ones 1-D layers."""
+    weights = [1] * size  # the summed output: paths from each position of the last layer
+    half = kernel // 2
+    for _ in range(layers):
+        weights = [sum(weights[j] for j in range(i - half, i + half + 1) if 0 <= j < size) for i in range(size)]
+    return weights
+
+
+def test_path_counts_1d_by_hand() -> None:
+    assert path_counts_1d(4, 1, 3) == [2, 3, 3, 2]
+    assert path_counts_1d(28, 5, 3)[0] == 96  # the 1-D corner count of test_impact_table_with_the_default_experiment
+
+
+def test_impact_past_float32_is_exact_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """The repro of issue 15: 81^40 paths at the centre overflowed float32 and printed Infinity."""
+    status, out, err = run(
+        capsys, "impact", "--size", "9", "--layers", "40", "--kernel-size", "9", "--modes", "zeros,circular", "--json"
+    )
+    assert status == 0, err
+    entries = {entry["mode"]: entry for entry in strict_loads(out)}
+    assert entries["circular"]["centre"] == pytest.approx(81**40, rel=1e-13)
+    assert entries["circular"]["corner"] == pytest.approx(81**40, rel=1e-13)
+    counts = path_counts_1d(9, 40, 9)
+    assert entries["zeros"]["corner"] == pytest.approx(counts[0] ** 2, rel=1e-13)
+    assert entries["zeros"]["edge_centre"] == pytest.approx(counts[0] * counts[4], rel=1e-13)
+    assert entries["zeros"]["centre"] == pytest.approx(counts[4] ** 2, rel=1e-13)
+    exact = torch.tensor([[float(a * b) for b in counts] for a in counts], dtype=torch.float64)
+    torch.testing.assert_close(torch.tensor(entries["zeros"]["map"], dtype=torch.float64), exact, rtol=1e-13, atol=0)
+
+
+def test_impact_counts_are_exact_integers_below_2_to_the_53(capsys: pytest.CaptureFixture[str]) -> None:
+    """float32 rounds counts above 2^24 (every pixel here); up to 9^12 = 2.8e11 paths come out exact in float64."""
+    status, out, _ = run(capsys, "impact", "--size", "20", "--layers", "12", "--modes", "zeros", "--json")
+    assert status == 0
+    (entry,) = strict_loads(out)
+    counts = path_counts_1d(20, 12, 3)
+    assert entry["map"] == [[float(a * b) for b in counts] for a in counts]
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--method", "gradient"]])
+def test_impact_beyond_float64_is_an_error_not_infinity(capsys: pytest.CaptureFixture[str], extra: list[str]) -> None:
+    status, out, err = run(
+        capsys, "impact", "--size", "9", "--layers", "200", "--kernel-size", "9", "--modes", "zeros", *extra
+    )
+    assert status == 2
+    assert out == ""
+    assert err.strip() == (
+        "padmods impact: error: the impact map of 'zeros' overflows float64 (largest value 1.8e+308): 200 layers "
+        "of kernel 9 count up to 9^400 paths per pixel; use fewer --layers or a smaller --kernel-size"
+    )
+
+
+def test_json_output_refuses_non_finite_numbers_and_says_where() -> None:
+    from padmods.cli import _strict_json, _UsageError
+
+    assert strict_loads(_strict_json([{"a": 1.0, "b": [2.0]}], "padmods x", "hint")) == [{"a": 1.0, "b": [2.0]}]
+    for value, text in ((float("nan"), "nan"), (float("inf"), "inf"), (float("-inf"), "-inf")):
+        with pytest.raises(
+            _UsageError, match=rf"padmods x: error: the result holds {text} at \[0\]\.b\[1\], which JSON"
+        ):
+            _strict_json([{"a": 1.0, "b": [2.0, value]}], "padmods x", "hint")
+
+
+@pytest.mark.slow
+def test_position_json_is_strict_even_when_training_diverges(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from padmods.analysis.position import position_leak
+
+    def diverging(*args: object, **kwargs: object) -> object:
+        result = position_leak(*args, **kwargs)
+        result.scores[0, 0] = float("nan")
+        return result
+
+    monkeypatch.setattr("padmods.cli.position_leak", diverging)
+    status, out, err = run(capsys, "position", "--modes", "zeros", "--steps", "2", "--size", "4", "--json")
+    assert status == 2
+    assert out == ""
+    assert "the result holds nan at [0].scores[0][0], which JSON cannot represent; the training diverged" in err
+
+
+# ---- --plot: checked before any work (issue 15) ------------------------------------------------
+PNG = b"\x89PNG\r\n\x1a\n"
+QUICK = {
+    "impact": ["impact", "--modes", "zeros", "--size", "4", "--layers", "1"],
+    "position": ["position", "--modes", "zeros", "--size", "3", "--steps", "1"],
+}
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any experiment that starts fails the test: a bad --plot must be found first."""
+
+    def work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the experiment ran before --plot was checked")
+
+    for name in ("impact_map", "position_leak", "conv_stack", "_default_modes"):
+        monkeypatch.setattr(f"padmods.cli.{name}", work)
+
+
+@pytest.mark.parametrize("command", QUICK)
+def test_plot_into_a_directory_writes_a_named_file_inside(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    status, _, err = run(capsys, *QUICK[command], "--plot", str(tmp_path))
+    assert status == 0, err
+    target = tmp_path / f"padmods-{command}.png"
+    assert target.read_bytes()[:8] == PNG
+    assert err.strip() == f"padmods {command}: saved the figure to {str(target)!r}"
+    assert not tmp_path.with_name(tmp_path.name + ".png").exists()  # matplotlib's own choice, DIR.png
+
+
+@pytest.mark.parametrize(("name", "magic"), [("figure", PNG), ("figure.PDF", b"%PDF"), ("figure.svg", b"<?xml")])
+def test_plot_suffix_picks_the_format_and_the_name_is_kept(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, magic: bytes
+) -> None:
+    status, _, err = run(capsys, *QUICK["impact"], "--plot", str(tmp_path / name))
+    assert status == 0, err
+    assert err == ""
+    assert (tmp_path / name).read_bytes()[: len(magic)] == magic
+    assert [path.name for path in tmp_path.iterdir()] == [name]
+
+
+@pytest.mark.parametrize("command", QUICK)
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("", "argument --plot: expected a file name, got ''"),
+        ("\t", "argument --plot: expected a file name, got '\\t'"),
+        (
+            "{tmp}/missing/figure.png",
+            "argument --plot: cannot write '{tmp}/missing/figure.png': No such file or directory",
+        ),
+        ("{tmp}/file.txt/figure.png", "argument --plot: cannot write '{tmp}/file.txt/figure.png': Not a directory"),
+        ("{tmp}/figure.xyz", "argument --plot: cannot save a figure as '.xyz' ('{tmp}/figure.xyz'); use one of "),
+    ],
+)
+def test_bad_plot_target_exits_2_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_work: None, command: str, target: str, message: str
+) -> None:
+    (tmp_path / "file.txt").write_text("not a directory")
+    before = sorted(tmp_path.rglob("*"))
+    status, out, err = run(capsys, *QUICK[command], "--plot", target.format(tmp=tmp_path))
+    assert status == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"padmods {command}: error: " + message.format(tmp=tmp_path)), err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, nothing left behind
+
+
+def test_plot_unwritable_file_exits_2_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_work: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "figure.png"
+    target.write_bytes(b"old")
+    real_open = Path.open
+
+    def refuse_target(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        # file permissions do not bind root, whom CI may run as: refuse the write the way the OS would
+        if self == target and mode != "rb" and mode != "r":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse_target)
+    status, _, err = run(capsys, *QUICK["impact"], "--plot", str(target))
+    assert status == 2
+    assert "Permission denied" in err
+    assert target.read_bytes() == b"old"
+
+
+def test_plot_onto_an_existing_file_keeps_it_until_the_figure_is_saved(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "figure.png"
+    target.write_bytes(b"old")
+    status, _, err = run(capsys, *QUICK["impact"], "--plot", str(target))
+    assert status == 0, err
+    assert target.read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["position", "--modes", "zeros", "--size", "5000"], ["impact", "--modes", "zeros", "--size", "10000000"]],
+    ids=["position", "impact"],
+)
+def test_a_size_too_large_for_memory_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    """Petabytes of one-hot images: torch's allocator refuses at once, and the command says so in one line."""
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"padmods {argv[0]}: error: not enough memory for these settings (--size {argv[-1]}): ")
+    assert "you tried to allocate" in err
+    assert err.strip().endswith("; use a smaller --size")
+
+
+def test_other_runtime_errors_are_not_taken_for_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("padmods.cli.impact_map", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["impact", "--modes", "zeros", "--size", "4"])

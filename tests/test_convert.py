@@ -171,9 +171,15 @@ def test_subclass_of_conv2d_is_replaced():
     assert isinstance(padmods.convert(model, "reflect")[0], padmods.ReflectPadConv2d)
 
 
-def test_coord_cannot_be_converted_to_a_narrower_mode():
+def test_coord_converts_to_a_narrower_mode_only_with_zero_coordinate_taps():
     model = padmods.convert(nn.Sequential(nn.Conv2d(1, 1, 3)), "coord")
-    with pytest.raises(ValueError, match=r"cannot copy the weight of CoordConv2d \(shape \(1, 3, 3, 3\)\)"):
+    x = torch.randn(1, 1, 6, 6)
+    narrowed = padmods.convert(model, "zeros")
+    assert narrowed[0].weight.shape == (1, 1, 3, 3)
+    assert torch.equal(narrowed(x), model(x))  # zero taps: the same function
+    with torch.no_grad():
+        model[0].weight[:, 1:] = 0.5
+    with pytest.raises(ValueError, match=r"cannot convert '0' \(CoordConv2d\): .*2 coordinate taps are not zero"):
         padmods.convert(model, "zeros")
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 import padmods
 from padmods.cli import main
+from padmods.conversion import ConversionWarning
 
 BUILT_INS = ["circular", "coord", "partial", "reflect", "replicate", "spherical", "symmetric", "zeros"]
 EVERY_DIMENSION = [mode for mode in BUILT_INS if mode != "spherical"]  # spherical: 2-D only
@@ -104,8 +105,13 @@ def test_convert_to_a_mode_without_some_dimension_names_the_layer(clean_registry
         pass
 
     model = mixed_model()
-    with pytest.raises(ValueError, match=r"cannot convert '0' \(Conv1d\): padding mode 'flat-only' has no 1-D layer"):
-        padmods.convert(model, "flat-only")
+    with pytest.raises(
+        ValueError, match=r"cannot convert 2 convolution\(s\): '0' \(Conv1d\): padding mode 'flat-only' has no 1-D"
+    ):
+        padmods.convert(model, "flat-only", strict=True)
+    with pytest.warns(ConversionWarning, match=r"left 2 convolution\(s\) alone.*'0' \(Conv1d\).*'4' \(Conv3d\)"):
+        left = padmods.convert(model, "flat-only")
+    assert [type(m).__name__ for m in left][::2] == ["Conv1d", "FlatPadConv2d", "Conv3d"]
     converted = padmods.convert(model, "flat-only", filter=lambda name, conv: isinstance(conv, nn.Conv2d))
     assert [type(m).__name__ for m in converted][:5] == ["Conv1d", "Unflatten", "FlatPadConv2d", "Unflatten", "Conv3d"]
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 import torch
@@ -224,3 +226,131 @@ def test_plugin_entry_may_list_one_class_per_dimension(tmp_path, monkeypatch, cl
     with pytest.raises(ValueError, match="padding mode 'ones' has no 3-D layer; it has 1-D, 2-D"):
         padmods.create("ones", 1, 1, 3, dim=3)
     sys.modules.pop("padmods_demo_plugin", None)
+
+
+# ---- names that every front end can show (issue 15) --------------------------------------------
+@pytest.mark.parametrize(
+    "name", ["a,b", "a\tb", "a\nb", "a b", "", " ", " zeros", "zeros\n", "a\x00b", "a\u2003b", 3, None]
+)
+def test_register_refuses_names_with_whitespace_commas_or_control_characters(clean_registry, name):
+    with pytest.raises(ValueError, match="non-empty string of printable characters without whitespace or commas, got"):
+        padmods.register(name)
+    assert padmods.available() == BUILT_INS
+
+
+@pytest.mark.parametrize("name", ["my-zeros", "zeros_2", "zeros.v2", "ZEROS", "réflexion"])
+def test_register_accepts_other_names(clean_registry, name):
+    @padmods.register(name)
+    class Named(padmods.ZeroPadConv2d):
+        pass
+
+    assert padmods.get(name) is Named
+
+
+def test_plugin_with_a_bad_name_warns(tmp_path, monkeypatch, clean_registry):
+    install_plugin(tmp_path, "[padmods.modes]\nbad name = padmods_demo_plugin:DemoPadConv2d\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    with pytest.warns(padmods.registry.PluginWarning, match="'bad name' .* without whitespace or commas"):
+        assert padmods.available() == BUILT_INS
+    sys.modules.pop("padmods_demo_plugin", None)
+
+
+# ---- plugins that misbehave on import (issue 15) ----------------------------------------------
+def test_plugin_that_calls_sys_exit_is_a_broken_plugin(tmp_path, monkeypatch, clean_registry):
+    install_plugin(
+        tmp_path,
+        "[padmods.modes]\nquitter = padmods_quitting_plugin:Nothing\nones = padmods_demo_plugin:DemoPadConv2d\n",
+    )
+    (tmp_path / "padmods_quitting_plugin.py").write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    with pytest.warns(padmods.registry.PluginWarning) as record:
+        names = padmods.available()
+    (warning,) = record
+    assert str(warning.message) == (
+        "padmods could not load the padding mode plugin 'quitter' (padmods_quitting_plugin:Nothing): "
+        "SystemExit: its import called sys.exit(3)"
+    )
+    assert warning.filename == __file__  # the warning points at the caller
+    assert names == sorted([*BUILT_INS, "ones"])
+    with pytest.raises(ValueError, match="unknown padding mode 'quitter'"):
+        padmods.get("quitter")
+    sys.modules.pop("padmods_demo_plugin", None)
+    sys.modules.pop("padmods_quitting_plugin", None)
+
+
+SLOW_PLUGIN = '''
+import time
+
+import padmods
+
+STARTED = []
+time.sleep(0.5)  # a heavy import: other threads ask for modes meanwhile
+assert "zeros" in padmods.available()  # a plugin may look up modes while it is being loaded
+
+
+class SlowPadConv2d(padmods.ZeroPadConv2d):
+    """Zeros, slowly imported."""
+'''
+
+
+@pytest.fixture
+def slow_plugin(tmp_path, monkeypatch, clean_registry):
+    install_plugin(tmp_path, "[padmods.modes]\nslow = padmods_slow_plugin:SlowPadConv2d\n")
+    (tmp_path / "padmods_slow_plugin.py").write_text(SLOW_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    yield
+    sys.modules.pop("padmods_slow_plugin", None)
+
+
+def test_threads_never_see_a_half_loaded_registry(slow_plugin):
+    """While one thread imports a slow plugin, every other thread waits for it instead of failing."""
+    threads = 16
+    barrier = threading.Barrier(threads)
+
+    def ask(index: int) -> object:
+        barrier.wait()
+        if index % 2:
+            return padmods.get("slow").__name__
+        return padmods.available()
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(ask, range(threads)))
+    assert results[1::2] == ["SlowPadConv2d"] * (threads // 2)
+    assert results[0::2] == [sorted([*BUILT_INS, "slow"])] * (threads // 2)
+
+
+def test_registering_while_other_threads_list_modes(clean_registry):
+    """available() never iterates the registry while another thread changes it."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        class Churn(padmods.ZeroPadConv2d):
+            pass
+
+        index = 0
+        while not stop.is_set():
+            padmods.register(f"churn-{index % 50}", override=True)(Churn)
+            if index % 2:
+                padmods.registry.unregister(f"churn-{index % 50}")
+            index += 1
+
+    def list_modes() -> None:
+        try:
+            while not stop.is_set():
+                names = padmods.available()
+                assert set(BUILT_INS) <= set(names)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    workers = [threading.Thread(target=churn), *(threading.Thread(target=list_modes) for _ in range(3))]
+    for worker in workers:
+        worker.start()
+    stop.wait(0.5)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert errors == []

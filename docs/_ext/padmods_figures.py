@@ -9,6 +9,7 @@ rewritten when their content changes, so an incremental build does not re-read e
 from __future__ import annotations
 
 import io
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,7 @@ PAD_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric")
 
 _SIZE = 4  # the example image is torch.arange(16.0).view(4, 4)
 _PAD = 2  # padded by two pixels on every side (kernel 5, padding 2)
-_DPI = 110
+_DPI = 200  # sharp on high-density screens; the pages set the displayed width
 
 
 def _arange_image() -> torch.Tensor:
@@ -39,13 +40,22 @@ def _padded(mode: str) -> torch.Tensor:
     return pad(_arange_image(), ((_PAD, _PAD), (_PAD, _PAD)), mode=mode)[0, 0]
 
 
+def _thirds(value: float) -> str:
+    """A coordinate of a 4-pixel axis (-1, -1/3, 1/3, 1 or the border's 0), short enough for its cell."""
+    for number, text in ((1.0, "1"), (1 / 3, "\u2153")):
+        if abs(abs(value) - number) < 1e-6:
+            return ("\u2212" if value < 0 else "") + text
+    return format(value, ".2g")
+
+
 def _draw_grid(ax, values: np.ndarray, *, frame: tuple[int, int, int, int] | None, vmin: float, vmax: float, fmt: str):
     """Show ``values`` as coloured cells, each labelled, with the image itself framed."""
     ax.imshow(values, cmap="viridis", vmin=vmin, vmax=vmax)
     mid = (vmin + vmax) / 2
     for (row, col), value in np.ndenumerate(values):
         colour = "black" if value > mid else "white"
-        ax.text(col, row, format(value, fmt), ha="center", va="center", fontsize=7, color=colour)
+        label = _thirds(value) if fmt == "thirds" else format(value, fmt)
+        ax.text(col, row, label, ha="center", va="center", fontsize=8.5, color=colour)
     if frame is not None:
         top, left, height, width = frame
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="#ff4d4d", linewidth=2.2))
@@ -71,9 +81,10 @@ def _mode_figure(mode: str) -> bytes:
 def _partial_figure() -> bytes:
     fig = Figure(figsize=(2.9, 2.9), layout="constrained")
     ax = fig.add_subplot()
-    ratio = partial_ratio((6, 6), 3, padding=1).numpy()
+    # the same 4x4 input as the transcript beside it (_partial_text)
+    ratio = partial_ratio((_SIZE, _SIZE), 3, padding=1).numpy()
     _draw_grid(ax, ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
-    ax.set_title("'partial': output scale, 3\u00d73", fontsize=9)
+    ax.set_title(f"'partial': output scale, {_SIZE}\u00d7{_SIZE} input", fontsize=10)
     return _png(fig)
 
 
@@ -82,7 +93,7 @@ def _coord_figure() -> bytes:
     axes = fig.subplots(1, 2)
     coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0].numpy()
     for ax, channel, name in zip(axes, coords, ("x", "y"), strict=True):
-        _draw_grid(ax, channel, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
+        _draw_grid(ax, channel, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt="thirds")
         ax.set_title(f"'coord': channel {name} (zero border)", fontsize=9)
     return _png(fig)
 
@@ -99,7 +110,7 @@ def _overview_figure() -> bytes:
     _draw_grid(partial_ax, ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
     partial_ax.set_title("'partial': scale of each output", fontsize=10)
     coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0, 0].numpy()
-    _draw_grid(coord_ax, coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt=".2g")
+    _draw_grid(coord_ax, coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt="thirds")
     coord_ax.set_title("'coord': extra x channel", fontsize=10)
     spare_ax.axis("off")
     fig.suptitle("What a convolution sees beyond the border of a 4\u00d74 image (framed in red)", fontsize=10)
@@ -188,7 +199,7 @@ def _cli_run(*args: str) -> str:
 
 def _cli_transcript(*args: str) -> str:
     """A shell transcript: the command line, then its output."""
-    return f"$ padmods {' '.join(args)}\n{_cli_run(*args)}"
+    return f"$ padmods {shlex.join(args)}\n{_cli_run(*args)}"
 
 
 def _modes_table() -> str:
@@ -202,8 +213,38 @@ def _modes_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _evidence_figure() -> bytes:
+    """The landing page's evidence: how much each pixel of a 10x10 image counts, 'same' against 'valid'."""
+    from padmods.analysis import conv_stack, impact_map
+
+    fig = Figure(figsize=(6.4, 3.3), layout="constrained")
+    axes = fig.subplots(1, 2)
+    paddings = ("same", "valid")
+    maps = [impact_map(conv_stack("zeros", layers=1, padding=padding), (1, 10, 10)).numpy() for padding in paddings]
+    for ax, values, title in zip(axes, maps, ("'same' (zero padding)", "'valid' (no padding)"), strict=True):
+        ax.imshow(values, cmap="viridis", vmin=0, vmax=9)
+        for (row, col), value in np.ndenumerate(values):
+            colour = "black" if value > 5 else "white"
+            ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=9, color=colour)
+        ax.set_title(title, fontsize=11)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("How many outputs each pixel of a 10\u00d710 image reaches (one 3\u00d73 layer)", fontsize=11)
+    return _png(fig)
+
+
 def _artifacts() -> dict[str, Callable[[], bytes | str]]:
-    artifacts: dict[str, Callable[[], bytes | str]] = {"modes_overview.png": _overview_figure}
+    import padmods_choosing
+
+    artifacts: dict[str, Callable[[], bytes | str]] = {
+        "modes_overview.png": _overview_figure,
+        "evidence_impact.png": _evidence_figure,
+        "choosing_table.rst.txt": padmods_choosing.choosing_table,
+        "perf_summary.rst.txt": padmods_choosing.performance_summary,
+    }
+    for table in sorted(padmods_choosing.TABLES.glob("perf_*.rst.inc")):
+        name = table.name.replace(".rst.inc", ".rst.txt")
+        artifacts[name] = lambda table=table: padmods_choosing.reader_table(table)
     for mode in PAD_MODES:
         artifacts[f"border_{mode}.png"] = lambda mode=mode: _mode_figure(mode)
         artifacts[f"border_{mode}.txt"] = lambda mode=mode: _mode_text(mode)
@@ -224,6 +265,10 @@ def _artifacts() -> dict[str, Callable[[], bytes | str]]:
             "cli_modes_help.txt": lambda: _cli_run("modes", "--help"),
             "cli_position_help.txt": lambda: _cli_run("position", "--help"),
             "cli_impact_help.txt": lambda: _cli_run("impact", "--help"),
+            "cli_report_help.txt": lambda: _cli_run("report", "--help"),
+            "cli_report.txt": lambda: _cli_transcript(
+                "report", "example_models:stride2_stack()", "--input-shape", "1,3,224,224", "--suggest", "2"
+            ),
             "cli_modes.txt": lambda: _cli_transcript("modes"),
             "cli_impact.txt": lambda: _cli_transcript(
                 "impact", "--modes", "zeros,reflect,circular", "--layers", "2", "--size", "7"

@@ -34,7 +34,15 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.typing import stringify_annotation
 
-__all__ = ["GENERATED_DIR", "GalleryExamples", "format_shape_sections", "mathjax_source", "reset_seeds", "setup"]
+__all__ = [
+    "GALLERY_RC",
+    "GENERATED_DIR",
+    "GalleryExamples",
+    "format_shape_sections",
+    "mathjax_source",
+    "reset_seeds",
+    "setup",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +103,149 @@ def format_shape_sections(lines: list[str]) -> list[str]:
     return out
 
 
+#: Google sections that napoleon turns into fields of an entry's one field list.
+_FIELD_SECTIONS = frozenset(
+    ("Args", "Arguments", "Parameters", "Keyword Args", "Keyword Arguments", "Other Parameters", "Returns",
+     "Return", "Yields", "Yield", "Raises", "Raise", "Warns", "Attributes", "Methods")
+)  # fmt: skip
+
+_SECTION_HEADER = re.compile(r"^(\s*)([A-Z][A-Za-z ]*):\s*$")
+
+
+def move_shape_after_fields(lines: list[str]) -> list[str]:
+    """Move a ``Shape:`` section after the field sections that follow it (``Returns:``, ``Raises:``...).
+
+    The house order is torch's: ``Args:``, ``Shape:``, ``Attributes:``/``Returns:``, ``Raises:``.
+    napoleon renders ``Args:`` and ``Returns:`` as fields but ``Shape:`` as a rubric, so a Shape
+    between them splits the entry into two field lists, and autodoc then adds "Return type" to
+    each. Moved below the fields, the entry keeps one field list and the Shape text follows it.
+    """
+    start = next((i for i, line in enumerate(lines) if _SHAPE_HEADER.match(line)), None)
+    if start is None:
+        return lines
+    indent = _indent_of(lines[start])
+    end = start + 1
+    while end < len(lines) and not (lines[end].strip() and _indent_of(lines[end]) <= indent):
+        end += 1
+    insert = end
+    while insert < len(lines):
+        header = _SECTION_HEADER.match(lines[insert])
+        if header and len(header.group(1)) == indent and header.group(2) not in _FIELD_SECTIONS:
+            break
+        insert += 1
+    if insert == end:
+        return lines
+    shape = lines[start:end]
+    while shape and not shape[-1].strip():
+        shape.pop()
+    before, moved, after = lines[:start], lines[end:insert], lines[insert:]
+    while moved and not moved[-1].strip():
+        moved.pop()
+    return [*before, *moved, "", *shape, "", *after]
+
+
+def _own_attribute_doc(obj: Any, name: str) -> list[str] | None:
+    """The ``#:`` comment above the module-level assignment of ``obj``, found in any padmods module.
+
+    A constant re-exported by a package (``padmods.analysis.IMPACT_METHODS``) has its comment in the
+    module that defines it, where autodoc does not look, so autodoc falls back on the docstring of
+    its type (``tuple``'s "Built-in immutable sequence").
+    """
+    import sys
+
+    from sphinx.pycode import ModuleAnalyzer, PycodeError
+
+    attribute = name.rsplit(".", 1)[-1]
+    for modname, module in sorted(sys.modules.items()):
+        if modname.split(".")[0] != name.split(".")[0] or getattr(module, attribute, None) is not obj:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except PycodeError:
+            continue
+        if ("", attribute) in docs:
+            return list(docs["", attribute])
+    return None
+
+
 def _process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
-    lines[:] = format_shape_sections(lines)
+    lines[:] = move_shape_after_fields(format_shape_sections(lines))
     if what in ("class", "exception") and isinstance(obj, type):
         _fix_class_typehints(app, name, obj)
+    if what == "data" and not isinstance(obj, type):
+        type_doc = sphinx_inspect.getdoc(type(obj))
+        if type_doc and "\n".join(lines).strip() == type_doc.strip():
+            lines[:] = _own_attribute_doc(obj, name) or []
+    if what in ("method", "function", "class", "exception"):
+        _fix_type_variables(app, name, obj)
+
+
+#: What napoleon makes of an attribute docstring "Number of channels: one per axis": a type field.
+_PROSE_TYPE = re.compile(r"^:type: (.*\b[A-Za-z]+ [A-Za-z]+\b.*)$")
+
+
+def _undo_prose_types(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Put back the first sentence that napoleon took for a type ("Type: Number of channels").
+
+    napoleon reads the first line of an attribute's docstring as ``type: description`` when it has
+    a colon. padmods keeps types in annotations, so words with spaces before the colon are prose:
+    they go back in front of the description. Runs after napoleon.
+    """
+    if what not in ("attribute", "data", "property"):
+        return
+    for index, line in enumerate(lines):
+        match = _PROSE_TYPE.match(line)
+        if match is None:
+            continue
+        del lines[index]
+        while index > 0 and index <= len(lines) and not lines[index - 1].strip():
+            index -= 1
+            del lines[index]
+        first = next((i for i, text in enumerate(lines) if text.strip()), None)
+        if first is None:
+            lines.append(match.group(1) + ".")
+        else:
+            lines[first] = f"{match.group(1)}: {lines[first].lstrip()}"
+        return
+
+
+def _fix_type_variables(app: Sphinx, name: str, obj: Any) -> None:
+    """Show a documented class instead of a type variable or a private base in the annotations.
+
+    ``from_conv`` returns ``SelfLayer`` (a ``TypeVar`` bound to the private ``PaddedConvNd``), i.e.
+    an instance of the class it is called on: the entry says so with that class's name. Other type
+    variables show their bound, as ``Callable[[type[Module]], type[Module]]`` for ``register``.
+    """
+    from typing import TypeVar
+
+    annotations = app.env.current_document.autodoc_annotations.get(name)
+    function = getattr(obj, "__func__", obj)
+    namespace = getattr(function, "__globals__", None)
+    if not annotations or namespace is None:
+        return
+    owner = getattr(obj, "__self__", None)
+    owner = owner if isinstance(owner, type) else None
+    mode = "smart" if app.config.autodoc_typehints_format == "short" else "fully-qualified"
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group(0)
+        value = namespace.get(word.rsplit(".", 1)[-1].lstrip("~"))
+        if isinstance(value, TypeVar):
+            if owner is not None:
+                return owner.__name__
+            bound = value.__bound__
+            if bound is None:
+                return "Any"
+            if hasattr(bound, "__forward_arg__"):
+                return str(bound.__forward_arg__)
+            return stringify_annotation(bound, mode)
+        if owner is not None and isinstance(value, type) and value is not owner and issubclass(owner, value):
+            if value.__name__.endswith("Nd") and owner.__module__.split(".")[0] == value.__module__.split(".")[0]:
+                return owner.__name__  # a private family mixin (CoordConvNd): the class at hand
+        return word
+
+    for key, annotation in list(annotations.items()):
+        annotations[key] = re.sub(r"~?[A-Za-z_][\w.]*", replace, annotation)
 
 
 def _fix_class_typehints(app: Sphinx, name: str, cls: type) -> None:
@@ -192,6 +339,18 @@ class GalleryExamples(SphinxDirective):
         return [container]
 
 
+#: matplotlib settings of every gallery script, applied after matplotlib's defaults are restored.
+GALLERY_RC = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.titlesize": 13,
+}
+
+
 def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
     """Give every gallery script the same fresh start: seeded RNGs, one torch thread, no figures."""
     random.seed(0)
@@ -212,15 +371,46 @@ def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
         import matplotlib.pyplot as plt
 
         plt.close("all")
+        # legible at the size the pages show the figures (about 640 px wide, less on a phone)
+        plt.rcParams.update(GALLERY_RC)
     except ImportError:
         pass
+
+
+_VIEWCODE_BACK = re.compile(r'(<a class="viewcode-back" href="([^"#]*)#)([^"]+)(")')
+
+
+def _fix_viewcode_backlinks(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """Point each "[docs]" link of a source page at the entry's real anchor.
+
+    viewcode builds every back link of a module from the module name it met first, so when
+    ``padmods.get`` and ``padmods.registry.unregister`` (both from ``registry.py``) are documented
+    under different module names, half of the links reach anchors that do not exist.
+    """
+    if not pagename.startswith("_modules/") or "body" not in context:
+        return
+    objects = app.env.get_domain("py").objects
+
+    def fix(match: re.Match[str]) -> str:
+        anchor = match.group(3)
+        if anchor in objects:
+            return match.group(0)
+        short = anchor.rsplit(".", 1)[-1]
+        candidates = sorted(key for key in objects if key.endswith("." + short) and key.startswith("padmods"))
+        return f"{match.group(1)}{candidates[0]}{match.group(4)}" if len(candidates) == 1 else match.group(0)
+
+    context["body"] = _VIEWCODE_BACK.sub(fix, context["body"])
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the event handlers."""
     app.connect("autodoc-process-docstring", _process_docstring, priority=400)  # before napoleon (500)
+    app.connect("autodoc-process-docstring", _undo_prose_types, priority=600)  # after napoleon
     app.connect("builder-inited", _check_mathjax)
     app.connect("builder-inited", _write_figures)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _fix_viewcode_backlinks)
     app.add_directive("padmods-examples", GalleryExamples)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

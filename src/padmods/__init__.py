@@ -7,8 +7,8 @@ extras for plugin authors and tests (:func:`padmods.registry.unregister`,
 
 from __future__ import annotations
 
-from padmods import analysis, functional, layers
-from padmods.convert import convert
+from padmods import analysis, conversion, functional, layers
+from padmods.conversion import convert, padding, revert
 from padmods.layers import (
     CircularPadConv1d,
     CircularPadConv2d,
@@ -75,11 +75,14 @@ __all__ = [
     "__version__",
     "analysis",
     "available",
+    "conversion",
     "convert",
     "create",
     "functional",
     "get",
+    "padding",
     "register",
+    "revert",
 ]
 
 # the layers print, pickle and document as padmods.ReflectPadConv2d, where users find them

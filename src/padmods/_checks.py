@@ -7,6 +7,8 @@ gets one kind of message wherever it is made.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,9 +29,11 @@ __all__ = [
     "check_int",
     "check_mask",
     "check_mode",
+    "check_operands",
     "check_padding_fits",
     "check_spatial_dims",
     "describe",
+    "integer",
     "parse_padding",
 ]
 
@@ -53,27 +57,40 @@ def describe(where: object) -> str:
     return str(where)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def integer(value: Any) -> int | None:
+    """``value`` as a Python int if it is an integer, else ``None``.
+
+    An integer is anything :func:`operator.index` accepts, as torch's convolutions take it: ``int``,
+    NumPy's integer scalars, a one-element integer tensor. Booleans are not integers here (``True``
+    as a kernel size is a mistake), nor are floats, even whole ones (``3.0``).
+    """
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:
-    """Return ``value`` if it is an int (not a bool) of at least ``minimum``, else raise ``ValueError``."""
-    if not _is_int(value) or value < minimum:
+    """Return ``value`` as an int if it is an integer of at least ``minimum``, else raise ``ValueError``."""
+    number = integer(value)
+    if number is None or number < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+    return number
 
 
 def check_count(name: str, value: Any) -> int:
-    """Return ``value`` if it is a positive int, else raise ``ValueError``."""
-    if not _is_int(value) or value < 1:
+    """Return ``value`` as an int if it is a positive integer, else raise ``ValueError``."""
+    number = integer(value)
+    if number is None or number < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    return number
 
 
 def check_float(name: str, value: Any) -> float:
     """Return ``value`` as a float if it is a finite real number above 0, else raise ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
@@ -91,11 +108,13 @@ def as_tuple(name: str, value: Any, dims: int, minimum: int = 1) -> tuple[int, .
     Raises:
         ValueError: ``value`` is neither, or an int is below ``minimum``.
     """
-    values = (value,) * dims if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if values is None or len(values) != dims or not all(_is_int(v) and v >= minimum for v in values):
+    single = integer(value)
+    values = (single,) * dims if single is not None else tuple(value) if isinstance(value, (tuple, list)) else None
+    numbers = None if values is None else tuple(integer(v) for v in values)
+    if numbers is None or len(numbers) != dims or not all(n is not None and n >= minimum for n in numbers):
         bound = "positive" if minimum == 1 else "non-negative"
         raise ValueError(f"{name} must be a {bound} int or {_several(dims)} {bound} ints, got {value!r}")
-    return tuple(int(v) for v in values)
+    return tuple(int(n) for n in numbers)  # type: ignore[arg-type]
 
 
 def _several(dims: int) -> str:
@@ -106,8 +125,10 @@ def parse_padding(padding: Any, dims: int) -> tuple[int, ...] | str:
     """``padding`` as ``'same'``, ``'valid'`` or one non-negative int per spatial axis."""
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
+            hint = f" (lowercase, as in torch: {padding.lower()!r})" if padding.lower() in PADDING_STRINGS else ""
             raise ValueError(
-                f"padding must be an int, {_several(dims)} ints, 'same', 'valid' or 'full', got the string {padding!r}"
+                f"padding must be an int, {_several(dims)} ints, 'same', 'valid' or 'full'{hint}, "
+                f"got the string {padding!r}"
             )
         return padding
     return as_tuple("padding", padding, dims, minimum=0)
@@ -153,6 +174,46 @@ def check_conv_input(input: Any, in_channels: int, dims: int, where: object) -> 
         raise ValueError(
             f"{describe(where)} expects {in_channels} input channels, got {channels} (input shape {tuple(input.shape)})"
         )
+    batch = input.shape[0] if input.dim() == dims + 2 else 1
+    empty = [name for name, size in zip(AXIS_NAMES[dims], input.shape[-dims:], strict=True) if size == 0]
+    if batch and empty:  # torch refuses these too, with a message about kernel and padded sizes
+        raise ValueError(
+            f"{describe(where)} got an input of shape {tuple(input.shape)}, empty along the {empty[0]}: as in "
+            f"torch.nn.Conv{dims}d, every spatial axis must be non-empty unless the batch is empty"
+        )
+
+
+def check_operands(input: Tensor, weight: Tensor, bias: Tensor | None, where: object) -> None:
+    """Check that a checked ``input`` and the ``weight`` and ``bias`` it meets share a dtype and a device.
+
+    Torch's convolutions need both; without this check a mismatch surfaces as torch's own message
+    about scalar types, deep inside padding or rescaling. Under autocast torch casts the operands
+    itself, so the dtypes are not compared there.
+
+    Raises:
+        TypeError: The dtypes differ (outside autocast).
+        ValueError: The devices differ.
+    """
+    layer = isinstance(where, torch.nn.Module)
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is None:
+            continue
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{describe(where)} expects {name} to be a torch.Tensor, got {type(tensor).__name__}")
+        if tensor.device != input.device:
+            if layer:
+                raise ValueError(
+                    f"{describe(where)} has its parameters on {tensor.device}, got an input on {input.device}; "
+                    f"move one of them, e.g. layer.to({str(input.device)!r})"
+                )
+            raise ValueError(f"{where} expects {name} on the input's device {input.device}, got {tensor.device}")
+        if tensor.dtype != input.dtype and not torch.is_autocast_enabled(input.device.type):
+            if layer:
+                raise TypeError(
+                    f"{describe(where)} has {tensor.dtype} parameters, got a {input.dtype} input; convert one "
+                    f"of them, e.g. layer.to({input.dtype}) or input.to({tensor.dtype})"
+                )
+            raise TypeError(f"{where} expects {name} of the input's dtype {input.dtype}, got {tensor.dtype}")
 
 
 def check_padding_fits(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequence[int], where: object) -> None:
@@ -173,18 +234,24 @@ def check_padding_fits(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequenc
                 f"an even width; input spatial size is {tuple(sizes)}"
             )
     modes = mode if isinstance(mode, tuple) else (mode,) * len(sizes)
+    names = AXIS_NAMES.get(len(sizes), tuple(f"axis {i}" for i in range(len(sizes))))
     for axis, ((before, after), size, mode) in enumerate(zip(pairs, sizes, modes, strict=True)):
         largest = max(before, after)
+        if mode not in BORDERS_WITH_LIMITS or largest == 0:
+            continue
+        if size == 0:  # every copying border reads the input's own pixels, and there are none
+            raise ValueError(
+                f"{describe(where)}: {mode} padding fills the border with pixels of the input, but the input is "
+                f"empty along the {names[axis]} (input spatial size {tuple(sizes)}), so it cannot pad "
+                f"({before}, {after}) there; use padding 0 along the {names[axis]}, or a non-empty input"
+            )
         if mode == "reflect":
             fits, rule = largest < size, "smaller than"
         elif mode in ("circular", "spherical"):  # spherical: each pole mirrors at most the whole height
             fits, rule = largest <= size, "at most"
-        elif mode in ("replicate", "symmetric"):
-            fits, rule = size > 0 or largest == 0, "possible only on a non-empty input,"
-        else:
+        else:  # replicate and symmetric pad any non-empty axis by any amount
             continue
         if not fits:
-            names = AXIS_NAMES.get(len(sizes), tuple(f"axis {i}" for i in range(len(sizes))))
             raise ValueError(
                 f"{describe(where)}: {mode} padding of ({before}, {after}) along the {names[axis]} must be {rule} "
                 f"the input size there ({size}); input spatial size is {tuple(sizes)}"

@@ -277,6 +277,10 @@ def coord_conv(
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
     out = engine_conv(input, input_weight, bias, stride, pairs, dilation, 1, border)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
+    # an empty batch of empty images (the layers refuse them in a batch): no coordinates to add;
+    # a tracer's symbolic sizes are not tested (a jit trace would keep the answer as a constant)
+    if _geometry.is_static(sizes) and 0 in sizes:
+        return out
     padding = padding_of(border)  # what the coordinates read beyond the border
     # in the output's dtype, which differs from the input's under autocast
     factors = coord_factors(sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)

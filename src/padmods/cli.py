@@ -1,10 +1,11 @@
-"""The ``padmods`` command line: list the padding modes and run the two padding experiments.
+"""The ``padmods`` command line: list the padding modes, run the two padding experiments, report a model's padding.
 
 Usage::
 
     padmods modes
     padmods position [--modes zeros,circular] [--size 10] [--seed 0] [--json] [--plot FILE.png]
     padmods impact [--modes zeros,reflect] [--size 28] [--layers 5] [--padding same] [--json] [--plot FILE.png]
+    padmods report MODULE:MODEL --input-shape 1,3,224,224 [--suggest 3] [--json]
 
 Bad arguments end the program with exit status 2 and one line on stderr. ``--plot`` needs
 matplotlib (``pip install 'padmods[plot]'``), imported only when ``--plot`` is given.
@@ -21,14 +22,20 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
 
 import padmods
 from padmods.analysis import conv_stack, impact_map, position_leak
+from padmods.analysis.impact import ImpactOverflowWarning
 from padmods.analysis.position import PositionLeakResult
+from padmods.cli_report import add_parser as _add_report_parser
+from padmods.cli_report import report_command as _report_command
 
 __all__ = ["main"]
 
@@ -97,7 +104,10 @@ def _build_parser() -> _Parser:
 
     modes_help = "comma-separated padding modes (default: every available mode that can pad the image size)"
     json_help = "print the results as JSON instead of a table"
-    plot_help = "also save a figure to FILE (needs matplotlib: pip install 'padmods[plot]')"
+    plot_help = (
+        "also save a figure to FILE: .png, .pdf, .svg, ... (PNG without a suffix; in a directory, "
+        "padmods-COMMAND.png); needs matplotlib: pip install 'padmods[plot]'"
+    )
 
     position = commands.add_parser(
         "position",
@@ -126,6 +136,8 @@ def _build_parser() -> _Parser:
     impact.add_argument("--method", choices=("exact", "gradient"), default="exact", help="(default: exact)")
     impact.add_argument("--json", action="store_true", help=json_help)
     impact.add_argument("--plot", metavar="FILE", help=plot_help)
+
+    _add_report_parser(commands)
     return parser
 
 
@@ -149,32 +161,88 @@ def _modes_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _figure_class(args: argparse.Namespace) -> Any:
-    """Matplotlib's ``Figure`` class when ``--plot`` is given (checked before any work), else ``None``."""
-    if not args.plot:
+@dataclass(frozen=True)
+class _Plot:
+    """Where ``--plot`` saves the figure, in which format, with matplotlib's ``Figure`` class."""
+
+    figure_class: Any
+    path: Path
+    format: str
+
+
+def _plot_target(args: argparse.Namespace) -> _Plot | None:
+    """Check ``--plot`` before any work: matplotlib, the file name, its format, and that it can be written.
+
+    A directory gets a file named after the command inside it (``padmods-impact.png``); a name
+    without a suffix gets a PNG under exactly that name.
+    """
+    if args.plot is None:
         return None
+    prog = f"{_PROG} {args.command}"
+    if not args.plot.strip():
+        raise _UsageError(prog, f"argument --plot: expected a file name, got {args.plot!r}")
     try:
+        from matplotlib.backend_bases import FigureCanvasBase
         from matplotlib.figure import Figure
     except ImportError:
+        raise _UsageError(prog, "--plot needs matplotlib; install it with: pip install 'padmods[plot]'") from None
+    path = Path(args.plot).expanduser()
+    if path.is_dir():
+        path = path / f"{_PROG}-{args.command}.png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix[1:].lower()
+    if suffix and suffix not in formats:
         raise _UsageError(
-            f"{_PROG} {args.command}", "--plot needs matplotlib; install it with: pip install 'padmods[plot]'"
-        ) from None
-    return Figure
-
-
-def _figure(figure_class: Any, rows: int, cols: int) -> Any:
-    return figure_class(figsize=(2.6 * cols, 2.4 * rows), layout="constrained")
-
-
-def _save(figure: Any, path: str) -> None:
+            prog,
+            f"argument --plot: cannot save a figure as {path.suffix!r} ({str(path)!r}); "
+            f"use one of {', '.join('.' + name for name in sorted(formats))}",
+        )
+    existed = path.exists()
     try:
-        figure.savefig(path, dpi=100)
+        with path.open("ab"):  # appends nothing: only checks that the file can be written
+            pass
+    except OSError as error:
+        raise _UsageError(prog, f"argument --plot: cannot write {str(path)!r}: {error.strerror}") from None
+    if not existed:
+        path.unlink()
+    return _Plot(Figure, path, suffix or "png")
+
+
+def _figure(plot: _Plot, rows: int, cols: int) -> Any:
+    return plot.figure_class(figsize=(2.6 * cols, 2.4 * rows), layout="constrained")
+
+
+def _save(figure: Any, plot: _Plot, args: argparse.Namespace) -> None:
+    try:
+        figure.savefig(plot.path, dpi=100, format=plot.format)
     except (OSError, ValueError) as error:
-        raise _UsageError(_PROG, f"cannot save the figure to {path!r}: {error}") from None
+        raise _UsageError(f"{_PROG} {args.command}", f"cannot save the figure to {str(plot.path)!r}: {error}") from None
+    if str(plot.path) != str(Path(args.plot).expanduser()):  # a name of our choosing: say which
+        print(f"{_PROG} {args.command}: saved the figure to {str(plot.path)!r}", file=sys.stderr)
 
 
-def _position_plot(figure_class: Any, results: list[PositionLeakResult], path: str) -> None:
-    figure = _figure(figure_class, 2, len(results))
+def _strict_json(payload: Any, prog: str, hint: str) -> str:
+    """``payload`` as strict JSON (no NaN or Infinity); a non-finite number is an error that says where."""
+    try:
+        return json.dumps(payload, indent=2, allow_nan=False)
+    except ValueError:
+        where, value = _first_non_finite(payload, "")
+        raise _UsageError(prog, f"the result holds {value} at {where}, which JSON cannot represent; {hint}") from None
+
+
+def _first_non_finite(value: Any, where: str) -> tuple[str, float]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return where, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _first_non_finite(item, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
+        if found[0]:
+            return found
+    return "", 0.0
+
+
+def _position_plot(plot: _Plot, results: list[PositionLeakResult], args: argparse.Namespace) -> None:
+    figure = _figure(plot, 2, len(results))
     axes = figure.subplots(2, len(results), squeeze=False)
     for column, result in enumerate(results):
         top, bottom = axes[0][column], axes[1][column]
@@ -191,7 +259,7 @@ def _position_plot(figure_class: Any, results: list[PositionLeakResult], path: s
             ax.set_xticks([])
             ax.set_yticks([])
     figure.suptitle("Score of the white pixel at each position, and the trained kernel", fontsize=10)
-    _save(figure, path)
+    _save(figure, plot, args)
 
 
 def _default_modes(prog: str, size: int, kernel_size: int, padding: str) -> list[str]:
@@ -216,8 +284,8 @@ def _default_modes(prog: str, size: int, kernel_size: int, padding: str) -> list
 def _position_command(args: argparse.Namespace) -> int:
     if args.size < 2:
         raise _UsageError(f"{_PROG} position", f"--size must be at least 2, got {args.size}")
+    plot = _plot_target(args)
     modes = args.modes or _default_modes(f"{_PROG} position", args.size, args.kernel_size, "same")
-    figure_class = _figure_class(args)
     results = [
         position_leak(mode, size=args.size, kernel_size=args.kernel_size, steps=args.steps, lr=args.lr, seed=args.seed)
         for mode in modes
@@ -236,14 +304,14 @@ def _position_command(args: argparse.Namespace) -> int:
             }
             for result in results
         ]
-        print(json.dumps(payload, indent=2))
+        print(_strict_json(payload, f"{_PROG} position", "the training diverged: try a smaller --lr"))
     else:
         width = max(len("mode"), *(len(str(result.mode)) for result in results))
         print(f"{'mode':<{width}}  {'balanced accuracy':>17}  {'margin':>9}")
         for result in results:
             print(f"{result.mode!s:<{width}}  {result.balanced_accuracy:>17.3f}  {result.margin:>9.4f}")
-    if figure_class is not None:
-        _position_plot(figure_class, results, args.plot)
+    if plot is not None:
+        _position_plot(plot, results, args)
     return 0
 
 
@@ -259,8 +327,8 @@ def _impact_summary(mode: str, impact: torch.Tensor) -> dict[str, Any]:
     }
 
 
-def _impact_plot(figure_class: Any, maps: dict[str, torch.Tensor], args: argparse.Namespace) -> None:
-    figure = _figure(figure_class, 1, len(maps))
+def _impact_plot(plot: _Plot, maps: dict[str, torch.Tensor], args: argparse.Namespace) -> None:
+    figure = _figure(plot, 1, len(maps))
     axes = figure.subplots(1, len(maps), squeeze=False)[0]
     vmax = max(float(impact.max()) for impact in maps.values())
     image = None
@@ -275,7 +343,7 @@ def _impact_plot(figure_class: Any, maps: dict[str, torch.Tensor], args: argpars
         f"'{args.padding}', {args.size}x{args.size}",
         fontsize=10,
     )
-    _save(figure, args.plot)
+    _save(figure, plot, args)
 
 
 def _impact_command(args: argparse.Namespace) -> int:
@@ -289,12 +357,25 @@ def _impact_command(args: argparse.Namespace) -> int:
         )
     if args.padding == "same" and args.size < args.kernel_size:
         raise _UsageError(prog, f"--size must be at least the kernel size ({args.kernel_size}), got {args.size}")
+    plot = _plot_target(args)
     modes = args.modes or _default_modes(prog, args.size, args.kernel_size, args.padding)
-    figure_class = _figure_class(args)
     maps = {}
     for mode in modes:
-        stack = conv_stack(mode, layers=args.layers, kernel_size=args.kernel_size, padding=args.padding)
-        maps[mode] = impact_map(stack, (1, args.size, args.size), method=args.method)
+        # float64: the path counts grow as kernel_size ** (2 * layers), past float32's 3.4e38 from
+        # 41 layers of 3x3 or 21 of 9x9 on, and they stay exact integers up to 2 ** 53
+        stack = conv_stack(
+            mode, layers=args.layers, kernel_size=args.kernel_size, padding=args.padding, dtype=torch.float64
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImpactOverflowWarning)  # said below, on one line
+            maps[mode] = impact_map(stack, (1, args.size, args.size), method=args.method)
+        if not bool(torch.isfinite(maps[mode]).all()):
+            raise _UsageError(
+                prog,
+                f"the impact map of {mode!r} overflows float64 (largest value {torch.finfo(torch.float64).max:.3g}): "
+                f"{args.layers} layers of kernel {args.kernel_size} count up to {args.kernel_size}^"
+                f"{2 * args.layers} paths per pixel; use fewer --layers or a smaller --kernel-size",
+            )
     summaries = [_impact_summary(mode, impact) for mode, impact in maps.items()]
     if args.json:
         settings = {
@@ -305,7 +386,7 @@ def _impact_command(args: argparse.Namespace) -> int:
             "method": args.method,
         }
         payload = [{**summary, "settings": settings, "map": maps[summary["mode"]].tolist()} for summary in summaries]
-        print(json.dumps(payload, indent=2))
+        print(_strict_json(payload, prog, "use fewer --layers or a smaller --kernel-size"))
     else:
         width = max(len("mode"), *(len(summary["mode"]) for summary in summaries))
         print(f"{'mode':<{width}}  {'corner':>10}  {'edge centre':>11}  {'centre':>10}  {'< 10% of centre':>15}")
@@ -314,12 +395,30 @@ def _impact_command(args: argparse.Namespace) -> int:
                 f"{s['mode']:<{width}}  {s['corner']:>10.6g}  {s['edge_centre']:>11.6g}  {s['centre']:>10.6g}  "
                 f"{s['share_below_10pct']:>15.1%}"
             )
-    if figure_class is not None:
-        _impact_plot(figure_class, maps, args)
+    if plot is not None:
+        _impact_plot(plot, maps, args)
     return 0
 
 
-_COMMANDS = {"modes": _modes_command, "position": _position_command, "impact": _impact_command}
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or "can't allocate memory" in str(error) or "out of memory" in str(error)
+
+
+def _allocation_text(error: BaseException) -> str:
+    """The useful part of torch's allocation error, e.g. 'you tried to allocate 128000000000000 bytes'."""
+    text = " ".join(str(error).split())
+    start = text.find("you tried to allocate")
+    if start >= 0:
+        return text[start:].split(".")[0]
+    return text or type(error).__name__
+
+
+_COMMANDS = {
+    "modes": _modes_command,
+    "position": _position_command,
+    "impact": _impact_command,
+    "report": _report_command,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -346,6 +445,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 0
     except ValueError as error:  # a setting the library refuses, e.g. padding that does not fit
         print(_UsageError(f"{_PROG} {getattr(args, 'command', '')}".strip(), str(error)), file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as error:  # a --size whose tensors cannot be allocated
+        if not _is_out_of_memory(error):
+            raise
+        print(
+            _UsageError(
+                f"{_PROG} {getattr(args, 'command', '')}".strip(),
+                f"not enough memory for these settings (--size {getattr(args, 'size', '?')}): "
+                f"{_allocation_text(error)}; use a smaller --size",
+            ),
+            file=sys.stderr,
+        )
         return 2
     finally:
         torch.set_num_threads(threads)

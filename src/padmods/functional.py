@@ -81,10 +81,17 @@ def resolve_padding(
         >>> resolve_padding("full", (8,), 3, dilation=2)
         ((4, 4),)
     """
-    sizes = tuple(_checks.as_tuple("input_size", tuple(input_size), len(input_size), minimum=0))
+    sizes = _input_size(input_size)
     kernel, stride_, dilation_ = _geometry_args("resolve_padding", len(sizes), kernel_size, stride, dilation)
     spec = _checks.parse_padding(padding, len(sizes))
     return _geometry.resolve_padding(spec, sizes, kernel, stride_, dilation_)
+
+
+def _input_size(input_size: object) -> tuple[int, ...]:
+    """A spatial size: 1 to 3 non-negative ints, as a tuple."""
+    if not isinstance(input_size, Sequence) or isinstance(input_size, str):
+        raise ValueError(f"input_size must be a sequence of 1 to 3 non-negative ints, got {input_size!r}")
+    return _checks.as_tuple("input_size", tuple(input_size), len(input_size), minimum=0)
 
 
 def _batched(input: Tensor, dims: int, run: Callable[[Tensor], Tensor]) -> Tensor:
@@ -138,33 +145,36 @@ def pad(input: Tensor, pairs: Pairs, mode: Border = "zeros") -> Tensor:
 
 def _parse_pairs(pairs: object) -> Pairs:
     try:
-        parsed = tuple((int(before), int(after)) for before, after in pairs)  # type: ignore[attr-defined]
+        parsed = tuple((_checks.integer(before), _checks.integer(after)) for before, after in pairs)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
         parsed = ()
-    if not parsed or any(p < 0 for pair in parsed for p in pair):
+    if not parsed or any(p is None or p < 0 for pair in parsed for p in pair):
         raise ValueError(f"pad: pairs must be one (before, after) pair of non-negative ints per axis, got {pairs!r}")
-    return parsed
+    return parsed  # type: ignore[return-value]
 
 
 def _prepare(
     where: str,
     input: Tensor,
     weight: Tensor,
+    bias: Optional[Tensor],
     groups: int,
     extra_channels: int,
     padding: PaddingArg,
     stride: IntOrTuple,
     dilation: IntOrTuple,
-) -> tuple[int, tuple[int, ...], tuple[int, ...], Pairs]:
-    """Check a function twin's arguments; its spatial rank, stride, dilation and resolved padding."""
+) -> tuple[int, int, tuple[int, ...], tuple[int, ...], Pairs]:
+    """Check a function twin's arguments; its spatial rank, groups, stride, dilation and resolved padding."""
     if not isinstance(weight, Tensor):
         raise TypeError(f"{where} expects a torch.Tensor weight, got {type(weight).__name__}")
     dims = _checks.check_spatial_dims(weight.dim() - 2, where)
+    groups = _checks.check_count("groups", groups)
     _checks.check_conv_input(input, weight.shape[1] * groups - extra_channels, dims, where)
+    _checks.check_operands(input, weight, bias, where)
     kernel, stride_, dilation_ = _geometry_args(where, dims, tuple(weight.shape[2:]), stride, dilation)
     spec = _checks.parse_padding(padding, dims)
     pairs = _geometry.resolve_padding(spec, tuple(input.shape[-dims:]), kernel, stride_, dilation_)
-    return dims, stride_, dilation_, pairs
+    return dims, groups, stride_, dilation_, pairs
 
 
 def padded_conv(
@@ -203,7 +213,9 @@ def padded_conv(
         >>> padded_conv(x, torch.ones(1, 1, 3, 3), padding=1, mode="circular")[0, 0, 0]
         tensor([60., 57., 66., 63.])
     """
-    dims, stride_, dilation_, pairs = _prepare("padded_conv", input, weight, groups, 0, padding, stride, dilation)
+    dims, groups, stride_, dilation_, pairs = _prepare(
+        "padded_conv", input, weight, bias, groups, 0, padding, stride, dilation
+    )
     mode = _check_border(mode, dims, "padded_conv")
     _checks.check_padding_fits(mode, pairs, tuple(input.shape[-dims:]), "padded_conv")
     return _batched(input, dims, lambda x: border_conv(x, weight, bias, stride_, pairs, dilation_, groups, mode))
@@ -250,7 +262,7 @@ def partial_ratio(
     kernel, stride_, dilation_ = _geometry_args("partial_ratio", len(pairs), kernel_size, stride, dilation)
     device = torch.device(device) if device is not None else torch.device("cpu")
     dtype = dtype if dtype is not None else torch.get_default_dtype()
-    return _partial.ratio_map.build(tuple(input_size), kernel, stride_, dilation_, pairs, device, dtype)
+    return _partial.ratio_map.build(_input_size(input_size), kernel, stride_, dilation_, pairs, device, dtype)
 
 
 @overload
@@ -325,7 +337,9 @@ def partial_conv(
         >>> torch.equal(out, torch.full((1, 1, 4, 4), 9.0))
         True
     """
-    dims, stride_, dilation_, pairs = _prepare("partial_conv", input, weight, groups, 0, padding, stride, dilation)
+    dims, groups, stride_, dilation_, pairs = _prepare(
+        "partial_conv", input, weight, bias, groups, 0, padding, stride, dilation
+    )
     if mask is None:
         return _batched(
             input, dims, lambda x: _partial.partial_conv(x, weight, bias, stride_, pairs, dilation_, groups)
@@ -423,12 +437,14 @@ def coord_conv(
         tensor([[-1.,  0.,  1.],
                 [-1.,  0.,  1.]])
     """
-    if groups != 1:
-        raise ValueError(f"coord_conv supports groups=1 only, got groups={groups}")
+    if _checks.integer(groups) != 1:
+        raise ValueError(f"coord_conv supports groups=1 only, got groups={groups!r}")
     if not isinstance(weight, Tensor):
         raise TypeError(f"coord_conv expects a torch.Tensor weight, got {type(weight).__name__}")
     extra = weight.dim() - 2 + (1 if with_r else 0)
-    dims, stride_, dilation_, pairs = _prepare("coord_conv", input, weight, 1, extra, padding, stride, dilation)
+    dims, _, stride_, dilation_, pairs = _prepare(
+        "coord_conv", input, weight, bias, 1, extra, padding, stride, dilation
+    )
     if isinstance(pad, (tuple, list)):
         pad = _checks.check_axis_modes(pad, PAD_MODES, dims, "coord_conv")
     else:

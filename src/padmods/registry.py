@@ -16,15 +16,16 @@ plugin that fails to import only warns, naming itself and its error.
 
 from __future__ import annotations
 
+import threading
 import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
 from torch import nn
 
-from padmods._checks import check_axis_modes
+from padmods._checks import check_axis_modes, integer
 from padmods._conv import PAD_MODES
 
 __all__ = [
@@ -52,6 +53,10 @@ _modes: dict[str, Mapping[int, type[nn.Module]]] = {}
 #: until :func:`available`).
 modes: Mapping[str, Mapping[int, type[nn.Module]]] = types.MappingProxyType(_modes)
 _entry_points_loaded = False
+#: Guards :data:`_modes` and the loading of entry points. Reentrant: a plugin's import may call
+#: :func:`register` (or :func:`get`) while its own thread is loading the plugins.
+_lock = threading.RLock()
+_loading = False
 
 
 class PluginWarning(UserWarning):
@@ -59,8 +64,21 @@ class PluginWarning(UserWarning):
 
 
 def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not name or name != name.strip():
-        raise ValueError(f"a padding mode name must be a non-empty string without spaces around it, got {name!r}")
+    """``name`` if it can name a mode everywhere: a non-empty string of printable characters.
+
+    Whitespace and commas are refused: ``padmods --modes`` splits its list at commas, and the
+    ``padmods modes`` table separates its columns with spaces.
+    """
+    if (
+        not isinstance(name, str)
+        or not name
+        or not name.isprintable()
+        or any(char.isspace() or char == "," for char in name)
+    ):
+        raise ValueError(
+            "a padding mode name must be a non-empty string of printable characters without whitespace or "
+            f"commas, got {name!r}"
+        )
     return name
 
 
@@ -71,9 +89,10 @@ def conv_dims(conv: object) -> int:
 
 
 def _check_dim(dim: object) -> int:
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim not in TORCH_CONVS:
+    number = integer(dim)
+    if number not in TORCH_CONVS:
         raise ValueError(f"dim must be 1, 2 or 3 (the number of spatial axes), got {dim!r}")
-    return int(dim)
+    return number
 
 
 def _name_of(cls: type) -> str:
@@ -115,15 +134,16 @@ def register(name: str, *, override: bool = False) -> Callable[[C], C]:
             raise TypeError(
                 f"padmods.register({name!r}) expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d, got {cls!r}"
             )
-        by_dim = dict(_modes.get(name, {}))
-        existing = by_dim.get(dims)
-        if existing is not None and existing is not cls and not override:
-            raise ValueError(
-                f"padding mode {name!r} is already registered to {_name_of(existing)} for {dims}-D; "
-                "pass override=True to replace it"
-            )
-        by_dim[dims] = cls
-        _modes[name] = types.MappingProxyType(by_dim)
+        with _lock:
+            by_dim = dict(_modes.get(name, {}))
+            existing = by_dim.get(dims)
+            if existing is not None and existing is not cls and not override:
+                raise ValueError(
+                    f"padding mode {name!r} is already registered to {_name_of(existing)} for {dims}-D; "
+                    "pass override=True to replace it"
+                )
+            by_dim[dims] = cls
+            _modes[name] = types.MappingProxyType(by_dim)
         return cls
 
     return decorator
@@ -135,33 +155,52 @@ def unregister(name: str) -> None:
     Raises:
         ValueError: No mode of that name is registered.
     """
-    if name not in _modes:
-        raise ValueError(f"padding mode {name!r} is not registered; available modes: {', '.join(available())}")
-    del _modes[name]
+    with _lock:
+        if name not in _modes:
+            raise ValueError(f"padding mode {name!r} is not registered; available modes: {', '.join(available())}")
+        del _modes[name]
 
 
 def _load_entry_points() -> None:
-    """Register every mode declared in the ``padmods.modes`` entry-point group, once."""
-    global _entry_points_loaded
+    """Register every mode declared in the ``padmods.modes`` entry-point group, once.
+
+    Thread-safe: a thread that asks while another one is loading waits until every plugin is
+    registered, so it never sees a half-filled registry. Within the loading thread (a plugin whose
+    import looks up a mode) the call returns at once, with the modes registered so far.
+    """
+    global _entry_points_loaded, _loading
     if _entry_points_loaded:
         return
-    _entry_points_loaded = True
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        if point.name in _modes:
-            continue  # a mode registered in code wins over a plugin of the same name
+    with _lock:
+        if _entry_points_loaded or _loading:
+            return
+        _loading = True
         try:
-            loaded = point.load()
-            classes = list(loaded) if isinstance(loaded, Iterable) and not isinstance(loaded, type) else [loaded]
-            for cls in classes:
-                register(point.name)(cls)
-        except Exception as error:
-            _modes.pop(point.name, None)  # all of a plugin's dimensions, or none
-            warnings.warn(
-                f"padmods could not load the padding mode plugin {point.name!r} ({point.value}): "
-                f"{type(error).__name__}: {error}",
-                PluginWarning,
-                stacklevel=3,
-            )
+            for point in entry_points(group=ENTRY_POINT_GROUP):
+                _load_entry_point(point)
+        finally:
+            _loading = False
+            _entry_points_loaded = True
+
+
+def _load_entry_point(point: EntryPoint) -> None:
+    """Register the classes of one entry point, all of them or (warning why) none."""
+    if point.name in _modes:
+        return  # a mode registered in code wins over a plugin of the same name
+    try:
+        loaded = point.load()
+        classes = list(loaded) if isinstance(loaded, Iterable) and not isinstance(loaded, type) else [loaded]
+        for cls in classes:
+            register(point.name)(cls)
+    except (Exception, SystemExit) as error:  # a plugin that calls sys.exit() on import is a broken plugin
+        _modes.pop(point.name, None)  # all of a plugin's dimensions, or none
+        reason = f"its import called sys.exit({error.code!r})" if isinstance(error, SystemExit) else ""
+        warnings.warn(
+            f"padmods could not load the padding mode plugin {point.name!r} ({point.value}): "
+            f"{type(error).__name__}: {reason or error}",
+            PluginWarning,
+            stacklevel=4,
+        )
 
 
 def available(dim: int | None = None) -> list[str]:
@@ -175,10 +214,10 @@ def available(dim: int | None = None) -> list[str]:
         ['circular', 'coord', 'partial', 'reflect']
     """
     _load_entry_points()
-    if dim is None:
-        return sorted(_modes)
-    dim = _check_dim(dim)
-    return sorted(name for name, by_dim in _modes.items() if dim in by_dim)
+    if dim is not None:
+        dim = _check_dim(dim)
+    with _lock:  # no registration may change the dict while it is read
+        return sorted(name for name, by_dim in _modes.items() if dim is None or dim in by_dim)
 
 
 def dimensions(name: str | tuple[str, ...]) -> tuple[int, ...]:

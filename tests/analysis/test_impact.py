@@ -358,3 +358,30 @@ def test_a_model_without_batch_axis_is_refused() -> None:
 
     with pytest.raises(ValueError, match="batch axis first"):
         impact_map(Flat(), (1, 3, 3))
+
+
+# ---- overflow is said, not silent (issue 15) ---------------------------------------------------
+@pytest.mark.parametrize("method", ["exact", "gradient"])
+@pytest.mark.parametrize(("mode", "layers"), [("zeros", 50), ("circular", 41)])
+def test_float32_overflow_warns_and_float64_holds_the_counts(mode: str, layers: int, method: str) -> None:
+    """41 circular layers of 3x3 count 9^41 = 1.3e39 paths, past float32's 3.4e38; zero borders need more."""
+    with pytest.warns(
+        padmods.analysis.ImpactOverflowWarning,
+        match=r"impact_map: the map holds \d+ non-finite values? \(inf( and NaN)?\): the model's torch.float32 "
+        r"arithmetic overflowed \(its largest finite value is 3.4e\+38\); run the model in a wider dtype",
+    ) as record:
+        impact_map(conv_stack(mode, layers=layers), (1, 5, 5), method=method)
+    assert record[0].filename == __file__
+    wide = impact_map(conv_stack(mode, layers=layers, dtype=torch.float64), (1, 5, 5), method=method)
+    assert wide.dtype == torch.float64
+    assert bool(torch.isfinite(wide).all())
+    if mode == "circular":
+        torch.testing.assert_close(wide, torch.full((5, 5), float(9**41), dtype=torch.float64), rtol=1e-13, atol=0)
+    else:
+        counts = same_zero_counts(5, layers)
+        torch.testing.assert_close(wide, torch.from_numpy(np.outer(counts, counts)), rtol=1e-13, atol=0)
+
+
+def test_no_warning_below_the_limit() -> None:
+    impact = impact_map(conv_stack("zeros", layers=40), (1, 5, 5))  # 9^40 = 1.5e38 still fits float32
+    assert bool(torch.isfinite(impact).all())

@@ -1,4 +1,4 @@
-"""The padding experiments: how much each pixel matters, and what position a padding leaks.
+"""The padding experiments (how much each pixel matters, what position a padding leaks) and the padding report.
 
 Both return tensors and frozen result objects; plotting is left to the caller (see the ``padmods``
 command line and the gallery).
@@ -6,14 +6,20 @@ command line and the gallery).
 
 from __future__ import annotations
 
-from padmods.analysis.impact import IMPACT_METHODS, conv_stack, impact_map
+from padmods.analysis.impact import IMPACT_METHODS, ImpactOverflowWarning, conv_stack, impact_map
+from padmods.analysis.padding_report import LayerPadding, PaddingReport, padding_report, suggest_sizes
 from padmods.analysis.position import RESOLUTION, PositionLeakResult, position_leak
 
 __all__ = [
     "IMPACT_METHODS",
     "RESOLUTION",
+    "ImpactOverflowWarning",
+    "LayerPadding",
+    "PaddingReport",
     "PositionLeakResult",
     "conv_stack",
     "impact_map",
+    "padding_report",
     "position_leak",
+    "suggest_sizes",
 ]

@@ -7,6 +7,7 @@ visible: with zero padding the border pixels reach far fewer outputs than the ce
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -14,25 +15,25 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from padmods._checks import check_int
+from padmods._checks import check_int, integer
 from padmods.layers.coord import CoordConv2d
 from padmods.registry import get
 
-__all__ = ["IMPACT_METHODS", "conv_stack", "impact_map"]
+__all__ = ["IMPACT_METHODS", "ImpactOverflowWarning", "conv_stack", "impact_map"]
 
 #: The values that ``impact_map(method=...)`` accepts.
 IMPACT_METHODS = ("exact", "gradient")
 
 
+class ImpactOverflowWarning(RuntimeWarning):
+    """An impact map holds infinite or NaN values: the model's arithmetic overflowed."""
+
+
 def _check_shape(input_shape: Any) -> tuple[int, int, int]:
-    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else None
-    if (
-        shape is None
-        or len(shape) != 3
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)
-    ):
+    shape = tuple(map(integer, input_shape)) if isinstance(input_shape, Sequence) else None
+    if shape is None or len(shape) != 3 or not all(n is not None and n >= 1 for n in shape):
         raise ValueError(f"input_shape must be three positive ints (C, H, W), got {input_shape!r}")
-    return shape
+    return shape  # type: ignore[return-value]
 
 
 def _dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
@@ -140,6 +141,14 @@ def impact_map(
         ValueError: An unknown ``method``, a bad ``input_shape`` or ``batch_size``, or a model output
             without the batch axis first.
 
+    Warns:
+        ImpactOverflowWarning: The map holds infinite or NaN values, because the model's arithmetic
+            overflowed. A stack of all-ones convolutions counts up to :math:`k^{2L}` paths per pixel
+            (:math:`L` layers of kernel :math:`k`), more than float32 holds (:math:`3.4 \cdot 10^{38}`)
+            from 41 layers of 3x3 or 21 of 9x9 on: build it in float64
+            (``conv_stack(..., dtype=torch.float64)``), which also keeps the counts exact integers up
+            to :math:`2^{53}`.
+
     Note:
         The model runs in eval mode, so that dropout is off and batch normalisation uses its
         running statistics: in train mode the one-hot images of a batch would influence each other
@@ -158,14 +167,30 @@ def impact_map(
     if method not in IMPACT_METHODS:
         raise ValueError(f"method must be one of {IMPACT_METHODS}, got {method!r}")
     shape = _check_shape(input_shape)
-    check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if not isinstance(model, nn.Module):
         raise TypeError(f"impact_map expects an nn.Module, got {type(model).__name__}")
     dtype, device = _dtype_device(model)
     with _eval_mode(model):
         if method == "exact":
-            return _exact(model, shape, batch_size, dtype, device)
-        return _gradient(model, shape, dtype, device).detach()
+            impact = _exact(model, shape, batch_size, dtype, device)
+        else:
+            impact = _gradient(model, shape, dtype, device).detach()
+    if impact.is_floating_point() and not bool(torch.isfinite(impact).all()):
+        warnings.warn(
+            f"impact_map: the map holds {_non_finite(impact)}: the model's {impact.dtype} arithmetic overflowed "
+            f"(its largest finite value is {torch.finfo(impact.dtype).max:.3g}); run the model in a wider dtype "
+            "(model.double()) or make it smaller",
+            ImpactOverflowWarning,
+            stacklevel=2,
+        )
+    return impact
+
+
+def _non_finite(impact: Tensor) -> str:
+    kinds = [name for name, present in (("inf", impact.isinf().any()), ("NaN", impact.isnan().any())) if present]
+    count = int((~torch.isfinite(impact)).sum())
+    return f"{count} non-finite value{'s' if count > 1 else ''} ({' and '.join(kinds)})"
 
 
 def conv_stack(
@@ -219,9 +244,9 @@ def conv_stack(
         >>> stack(torch.ones(1, 1, 5, 5))[0, 0, 0]
         tensor([81., 81., 81., 81., 81.], grad_fn=<SelectBackward0>)
     """
-    check_int("layers", layers, 1)
-    check_int("kernel_size", kernel_size, 1)
-    check_int("channels", channels, 1)
+    layers = check_int("layers", layers, 1)
+    kernel_size = check_int("kernel_size", kernel_size, 1)
+    channels = check_int("channels", channels, 1)
     cls = get(mode)
     stack = nn.Sequential(
         *(cls(channels, channels, kernel_size, padding=padding, **layer_kwargs) for _ in range(layers))

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from padmods._checks import check_float, check_int
+from padmods._checks import check_float, check_int, integer
 from padmods.registry import get
 
 __all__ = ["RESOLUTION", "PositionLeakResult", "position_leak"]
@@ -193,12 +193,14 @@ def position_leak(
         >>> result.balanced_accuracy, result.margin
         (0.5, 0.0)
     """
-    check_int("size", size, 2)
-    check_int("kernel_size", kernel_size, 1)
-    check_int("steps", steps, 0)
+    size = check_int("size", size, 2)
+    kernel_size = check_int("kernel_size", kernel_size, 1)
+    steps = check_int("steps", steps, 0)
     lr = check_float("lr", lr)
-    if not isinstance(seed, int) or isinstance(seed, bool):
+    seed_number = integer(seed)
+    if seed_number is None:
         raise ValueError(f"seed must be an int, got {seed!r}")
+    seed = seed_number
     reserved = sorted(set(_RESERVED) & set(layer_kwargs))
     if reserved:
         raise ValueError(

@@ -95,6 +95,11 @@ class PaddedConvNd(_ConvNd):
     #: :meth:`pad` or :meth:`padded_conv` itself.
     border: ClassVar[Optional[str]] = None
 
+    #: The attributes that :meth:`__setattr__` checks and normalises (subclasses add their own).
+    _settings: ClassVar[frozenset[str]] = frozenset(
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode")
+    )
+
     #: The border the engine runs for this class: :attr:`border`, unless this class or a parent
     #: below :class:`PaddedConvNd` overrides :meth:`pad` or :meth:`padded_conv` (then ``None``, and
     #: the overriding method runs, so a subclass never gets a border it changed).
@@ -143,6 +148,35 @@ class PaddedConvNd(_ConvNd):
         )
         # torch refuses 'same' with stride > 1; padmods resolves the padding itself in forward
         self.padding = spec
+
+    # ---- settings changed after construction ---------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Check and normalise a geometry setting as the constructor does, then set it.
+
+        ``nn.Conv2d`` lets ``layer.padding = 2`` or ``layer.stride = 2`` change what ``forward``
+        computes; a padmods layer stores the same one-int-per-axis tuples its constructor makes, so
+        it then computes what a layer built with those settings computes.
+        """
+        if name in self._settings:
+            value = self._check_setting(name, value)
+        super().__setattr__(name, value)
+
+    def _check_setting(self, name: str, value: Any) -> Any:
+        """``value`` checked and normalised for the setting ``name`` (see :meth:`__setattr__`)."""
+        dims = self._spatial_dims
+        if name == "padding":
+            return _checks.parse_padding(value, dims)
+        if name in ("kernel_size", "stride", "dilation"):
+            return _checks.as_tuple(name, value, dims)
+        if name == "padding_mode" and "padding_mode" in self.__dict__ and value != self.padding_mode:
+            raise ValueError(
+                f"{type(self).__name__}: the class is the padding mode, so padding_mode cannot change from "
+                f"{self.padding_mode!r} to {value!r}; build a layer of another mode with padmods.create() "
+                "or padmods.convert()"
+            )
+        if name == "padding_mode":
+            return value
+        return _checks.check_count(name, value)  # in_channels, out_channels, groups
 
     # ---- what subclasses implement -------------------------------------------------------------
     @classmethod
@@ -195,11 +229,21 @@ class PaddedConvNd(_ConvNd):
             proxy: Tensor = input.tracer.create_proxy("call_function", self._conv_forward, (input, weight, bias), {})
             return proxy
         dims = self._spatial_dims
-        with constant_checks():  # jit.trace: the channel and rank checks are constants
-            _checks.check_conv_input(input, self.in_channels, dims, self)
+        with constant_checks():  # jit.trace: the shape checks are constants of the trace
+            self._check_operands(input, weight, bias)
         if input.dim() == dims + 1:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
         return self._padded_forward(input, weight, bias, self._pairs_for(input))
+
+    def _check_operands(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> None:
+        """Check the input, and that it, the weight, the bias and :attr:`kernel_size` fit together."""
+        _checks.check_conv_input(input, self.in_channels, self._spatial_dims, self)
+        _checks.check_operands(input, weight, bias, self)
+        if tuple(weight.shape[2:]) != self.kernel_size:
+            raise ValueError(
+                f"{_checks.describe(self)}: kernel_size {self.kernel_size} does not match the kernel of its weight "
+                f"{tuple(weight.shape[2:])}; the weight decides the kernel, so set kernel_size to match it"
+            )
 
     def _pairs_for(self, input: Tensor) -> Pairs:
         """The layer's padding resolved for a batched ``input``, checked against its size."""
@@ -218,6 +262,15 @@ class PaddedConvNd(_ConvNd):
         return text.replace(f", padding_mode={self.padding_mode}", "")
 
     # ---- conversion ----------------------------------------------------------------------------
+    @classmethod
+    def conversion_refusal(cls, conv: _ConvNd) -> Optional[str]:
+        """Why this class cannot take the settings of ``conv``, or ``None`` when it can.
+
+        :func:`padmods.convert` leaves a refused convolution alone (and says so); a mode of your own
+        overrides this when some settings of :class:`torch.nn.Conv2d` have no meaning for it.
+        """
+        return None
+
     @classmethod
     def from_conv(cls: type[SelfLayer], conv: _ConvNd, *, share_parameters: bool = False, **kwargs: Any) -> SelfLayer:
         """A new layer with the settings and parameters of ``conv``.
@@ -265,7 +318,7 @@ class PaddedConvNd(_ConvNd):
         for name, source in (("weight", conv.weight), ("bias", conv.bias)):
             if source is None:
                 continue
-            if share_parameters and getattr(layer, name).shape == source.shape:
+            if share_parameters and isinstance(source, nn.Parameter) and getattr(layer, name).shape == source.shape:
                 setattr(layer, name, source)  # the Parameter object itself
                 continue
             with torch.no_grad():
@@ -274,8 +327,22 @@ class PaddedConvNd(_ConvNd):
         return layer.train(conv.training)
 
     def _copy_parameter(self, name: str, conv: _ConvNd) -> None:
-        """Copy ``conv``'s parameter ``name`` into this layer's (under ``torch.no_grad()``)."""
+        """Copy ``conv``'s parameter ``name`` into this layer's (under ``torch.no_grad()``).
+
+        A CoordConv's weight loses its coordinate taps when this layer has none, provided that they
+        are zero (so the layer computes what the CoordConv computed with the same border).
+        """
         source, target = getattr(conv, name), getattr(self, name)
+        coord_channels = getattr(conv, "coord_channels", 0) if name == "weight" else 0
+        if coord_channels and source.shape[1] == target.shape[1] + coord_channels:
+            taps = source[:, target.shape[1] :]
+            if torch.count_nonzero(taps):
+                raise ValueError(
+                    f"cannot convert {type(conv).__name__} into {type(self).__name__}: its {coord_channels} "
+                    "coordinate taps are not zero, and a layer without coordinate channels would drop them "
+                    "(convert to 'coord' with another pad=, or zero weight[:, in_channels:] first)"
+                )
+            source = source[:, : target.shape[1]]
         if source.shape != target.shape:
             raise ValueError(
                 f"cannot copy the {name} of {type(conv).__name__} (shape {tuple(source.shape)}) into "
@@ -324,6 +391,12 @@ class PaddedConv2d(PaddedConvNd, nn.Conv2d):
     Both receive the padding already resolved to one ``(before, after)`` pair per spatial axis, so
     ``'same'`` and strides are handled once, here. :class:`PaddedConv1d` and :class:`PaddedConv3d`
     are the same for :class:`torch.nn.Conv1d` and :class:`torch.nn.Conv3d`.
+
+    As with :class:`torch.nn.Conv2d`, ``padding``, ``stride`` and ``dilation`` may change after
+    construction (``layer.padding = 2``): they are checked and stored as the constructor stores
+    them, so the layer then computes what a layer built with them computes. ``kernel_size`` must
+    keep matching the weight, and ``padding_mode`` cannot change: the class is the mode. Integers
+    may be any integer type torch takes (``numpy.int64`` included), but not bools or floats.
 
     Args:
         {args}

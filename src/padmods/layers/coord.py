@@ -38,11 +38,10 @@ class CoordConvNd(PaddedConvNd):
         pad: str = "zeros",
     ) -> None:
         _checks.check_count("in_channels", in_channels)  # checked before the coordinate channels are added
-        if groups != 1:
+        if _checks.check_count("groups", groups) != 1:
             raise ValueError(f"{type(self).__name__} supports groups=1 only, got groups={groups}")
-        self.with_r = bool(with_r)
-        self.pad_mode = pad
-        self._resolve_pad()
+        self.with_r = with_r
+        self.pad_mode = pad  # looks up the layer class of the mode (see _check_setting)
         super().__init__(
             in_channels + self.coord_channels,
             out_channels,
@@ -57,29 +56,52 @@ class CoordConvNd(PaddedConvNd):
         )
         self.in_channels = in_channels
 
+    _settings = PaddedConvNd._settings | {"with_r", "pad_mode"}
+
+    def _check_setting(self, name: str, value: Any) -> Any:
+        """As for every layer; ``groups`` stays 1 and ``with_r`` as built, and a new ``pad`` is looked up.
+
+        The coordinate channels feed every output, and ``with_r`` decides how many of them the
+        weight has. Setting ``pad_mode`` looks up its class at once, as the constructor does.
+        """
+        if name == "with_r":
+            value = bool(value)
+            if "with_r" in self.__dict__ and value != self.with_r:
+                raise ValueError(
+                    f"{type(self).__name__}: with_r decides how many coordinate channels the weight has, so it "
+                    f"cannot change from {self.with_r} to {value}; build a new layer, e.g. "
+                    f"{type(self).__name__}.from_conv(layer, with_r={value})"
+                )
+            return value
+        if name == "pad_mode":
+            mode, self.__dict__["_pad_layer"], self.__dict__["_pad_border"] = self._look_up_pad(value)
+            return mode
+        value = super()._check_setting(name, value)
+        if name == "groups" and value != 1:
+            raise ValueError(f"{type(self).__name__} supports groups=1 only, got groups={value!r}")
+        return value
+
     @property
     def coord_channels(self) -> int:
         """Number of coordinate channels: one per spatial axis, and one more with ``with_r``."""
         return self._spatial_dims + (1 if self.with_r else 0)
 
-    def _resolve_pad(self) -> None:
-        """Look up the layer class of ``pad_mode`` once, and the engine border it stands for."""
-        self._pad_layer: type[PaddedConvNd]
-        self._pad_border: Border | None
-        if isinstance(self.pad_mode, (tuple, list)):  # one padding mode per axis
-            self.pad_mode = _checks.check_axis_modes(self.pad_mode, PAD_MODES, self._spatial_dims, type(self).__name__)
-            self._pad_layer = cast(type[PaddedConvNd], get(self.pad_mode, self._spatial_dims))
-            self._pad_border = self.pad_mode
-            return
-        pad_cls = get(self.pad_mode, self._spatial_dims)
+    _pad_layer: type[PaddedConvNd]
+    _pad_border: Border | None
+
+    def _look_up_pad(self, pad: Any) -> tuple[str | tuple[str, ...], type[PaddedConvNd], Border | None]:
+        """The mode ``pad`` (a tuple for one mode per axis), its layer class, and the engine border it stands for."""
+        if isinstance(pad, (tuple, list)):  # one padding mode per axis
+            modes = _checks.check_axis_modes(pad, PAD_MODES, self._spatial_dims, type(self).__name__)
+            return modes, cast(type[PaddedConvNd], get(modes, self._spatial_dims)), modes
+        pad_cls = get(pad, self._spatial_dims)
         if not issubclass(pad_cls, PaddedConvNd) or issubclass(pad_cls, CoordConvNd):
             raise ValueError(
                 f"{type(self).__name__} pads with a padmods mode other than 'coord', "
-                f"got pad={self.pad_mode!r} ({pad_cls.__name__})"
+                f"got pad={pad!r} ({pad_cls.__name__})"
             )
-        self._pad_layer = pad_cls
         border = pad_cls._engine_border
-        self._pad_border = border if border in COORD_BORDERS else None
+        return pad, pad_cls, border if border in COORD_BORDERS else None
 
     def check_padding(self, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:  # type: ignore[override]
         """Raise a ``ValueError`` naming ``where`` if the ``pad`` mode cannot pad an input of ``sizes``."""
@@ -94,6 +116,8 @@ class CoordConvNd(PaddedConvNd):
         # a border of a plugin class: its own convolution of the input and of the coordinate image
         pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
         out = pad_conv(input, weight[:, :channels], bias, self.stride, pairs, self.dilation, 1)
+        if 0 in input.shape[2:]:  # an empty batch of empty images: no coordinates to add
+            return out
         coords = coord_image(tuple(input.shape[2:]), self.with_r, input.device, input.dtype).unsqueeze(0)
         return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
 
@@ -103,6 +127,13 @@ class CoordConvNd(PaddedConvNd):
         extras = [f"with_r={self.with_r}"] if self.with_r else []
         extras += [f"pad={self.pad_mode!r}"] if self.pad_mode != "zeros" else []
         return ", ".join([text, *extras])
+
+    @classmethod
+    def conversion_refusal(cls, conv: _ConvNd) -> Optional[str]:
+        """CoordConv appends coordinate channels to every group's input, so it takes ``groups=1`` only."""
+        if conv.groups != 1:
+            return f"{cls.__name__} supports groups=1 only, got groups={conv.groups}"
+        return None
 
     @classmethod
     def from_conv(cls, conv: _ConvNd, **kwargs: Any) -> CoordConvNd:
@@ -146,8 +177,7 @@ class CoordConvNd(PaddedConvNd):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self.__dict__.setdefault("with_r", False)
-        self.__dict__.setdefault("pad_mode", "zeros")
-        self._resolve_pad()
+        self.pad_mode = self.__dict__.get("pad_mode", "zeros")  # looks up its class again, by name
 
 
 @register("coord")

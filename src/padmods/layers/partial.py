@@ -53,8 +53,8 @@ class PartialConvNd(PaddedConvNd):
 
     def _masked_forward(self, input: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         dims = self._spatial_dims
-        with constant_checks():  # jit.trace: the layout checks are constants
-            _checks.check_conv_input(input, self.in_channels, dims, self)
+        with constant_checks():  # jit.trace: the layout checks are constants of the trace
+            self._check_operands(input, self.weight, self.bias)
             _checks.check_mask(mask, input, dims, self)
         batched = input.dim() == dims + 2
         if not batched:

@@ -34,8 +34,16 @@ class PerAxisPadConvNd(PaddedConvNd):
         *,
         borders: tuple[str, ...],
     ) -> None:
-        self.borders = _checks.check_axis_modes(borders, PAD_MODES, self._spatial_dims, type(self).__name__)
+        self.borders = borders  # checked by __setattr__
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device, dtype)
+
+    _settings = PaddedConvNd._settings | {"borders"}
+
+    def _check_setting(self, name: str, value: Any) -> Any:
+        """As for every layer, and ``borders``: one padding mode per axis, also when set later."""
+        if name == "borders":
+            return _checks.check_axis_modes(value, PAD_MODES, self._spatial_dims, type(self).__name__)
+        return super()._check_setting(name, value)
 
     def check_padding(self, pairs: Pairs, sizes: tuple[int, ...], where: object) -> None:  # type: ignore[override]
         """Raise a ``ValueError`` naming ``where`` if an axis's mode cannot pad it by its pair."""

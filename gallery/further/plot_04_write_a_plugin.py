@@ -13,9 +13,9 @@ its edge pixel, where ``'reflect'`` mirrors it excluding the edge. padmods ships
 the built-in ``'symmetric'`` (:class:`padmods.SymmetricPadConv2d`); writing it yourself, under the
 name ``'my-symmetric'``, shows everything a plugin needs, and the built-in gives a reference to
 check it against. Then what it puts in the border
-of a small ``torch.arange`` image, how it does in the pixel-impact and position-leak experiments
-of :ref:`gallery-pixel-impact` and :ref:`gallery-position-leak`, and how a package publishes such
-a mode so that ``padmods`` finds it after a ``pip install``.
+of a small ``torch.arange`` image, how it does in the position-leak and pixel-impact experiments
+(:ref:`Experiment 1 <gallery-position-leak>` and :ref:`Experiment 2 <gallery-pixel-impact>`), and
+how a package publishes such a mode so that ``padmods`` finds it after a ``pip install``.
 """
 
 import matplotlib.pyplot as plt
@@ -95,9 +95,9 @@ fig, axes = plt.subplots(1, 2, figsize=(5.6, 2.9), layout="constrained")
 for ax, (name, values) in zip(axes, padded.items(), strict=True):
     ax.imshow(values[0, 0].numpy(), cmap="viridis", vmin=0, vmax=15)
     for (i, j), value in np.ndenumerate(values[0, 0].numpy()):
-        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8, color="white" if value < 9 else "black")
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=10, color="white" if value < 9 else "black")
     ax.add_patch(Rectangle((1.5, 1.5), 4, 4, fill=False, edgecolor="red", linewidth=2))
-    ax.set_title(name, fontsize=9)
+    ax.set_title(name, fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
 plt.show()
@@ -126,7 +126,7 @@ except ValueError as error:
 #
 # With a 3x3 kernel the padding is one pixel wide, and mirroring one pixel including the edge is
 # the same as repeating the edge pixel: ``'symmetric'`` and ``'replicate'`` are then the same layer.
-# The check below uses the five-layer 3x3 stack of :ref:`gallery-pixel-impact`. A 5x5 kernel
+# The check below uses the five-layer 3x3 stack of :ref:`Experiment 2 <gallery-pixel-impact>`. A 5x5 kernel
 # (padding 2) tells the modes apart, so the maps compare three 5x5 layers on a 28x28 image, with
 # one shared colour scale.
 
@@ -144,7 +144,7 @@ vmax = max(impact.max().item() for impact in impacts.values())
 fig, axes = plt.subplots(1, 4, figsize=(6.4, 1.9), layout="constrained")
 for ax, (mode, impact) in zip(axes, impacts.items(), strict=True):
     mapped = ax.imshow(impact.numpy(), cmap="viridis", vmin=0, vmax=vmax)
-    ax.set_title(repr(mode), fontsize=9)
+    ax.set_title(repr(mode), fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
 fig.colorbar(mapped, ax=axes, shrink=0.9, label="impact")
@@ -184,7 +184,7 @@ limit = scores.max().item()
 fig, ax = plt.subplots(figsize=(3, 2.6), layout="constrained")
 mapped = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
 ax.plot(0, 0, "o", markersize=9, markerfacecolor="none", markeredgecolor="black")
-ax.set_title("'my-symmetric', 5x5: score per position", fontsize=9)
+ax.set_title("'my-symmetric', 5x5: score per position", fontsize=11)
 ax.set_xticks([])
 ax.set_yticks([])
 fig.colorbar(mapped, ax=ax, extend="min")
@@ -230,6 +230,6 @@ print(padmods.available())
 #      :func:`padmods.available`, :func:`padmods.create`, :func:`padmods.functional.pad`,
 #      :func:`padmods.analysis.impact_map`, :func:`padmods.analysis.conv_stack`,
 #      :func:`padmods.analysis.position_leak`, :class:`padmods.registry.PluginWarning`.
-#    - H. Scheidl, *Does padding matter in deep learning models?* (2021).
+#    - :ref:`Scheidl (2021) <ref-scheidl2021>`, *Does padding matter in deep learning models?*
 #    - Entry points: the `Python packaging guide on plugins
 #      <https://packaging.python.org/en/latest/guides/creating-and-discovering-plugins/>`_.

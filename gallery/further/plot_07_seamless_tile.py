@@ -116,11 +116,11 @@ def show_tiles(images):
     for (left, right), (name, output) in zip(axes, images.items(), strict=True):
         tiled = to_rgb(torch.cat([output] * tiles, dim=-1))
         left.imshow(tiled)
-        left.set_title(f"{name}, three tiles", fontsize=9)
-        left.set_xticks(seams, ["seam"] * len(seams), fontsize=8)
+        left.set_title(f"{name}, three tiles", fontsize=11)
+        left.set_xticks(seams, ["seam"] * len(seams), fontsize=10)
         right.imshow(tiled[:, width - height // 2 : width + height // 2])
-        right.set_title("at the seam", fontsize=9)
-        right.set_xticks([height // 2 - 0.5], ["seam"], fontsize=8)
+        right.set_title("at the seam", fontsize=11)
+        right.set_xticks([height // 2 - 0.5], ["seam"], fontsize=10)
         for ax in (left, right):
             ax.set_yticks([])
     plt.show()
@@ -168,10 +168,10 @@ for name, output in outputs.items():
 for seam in seams:
     ax.axvline(seam, color="grey", linestyle="--", linewidth=0.8)
 ax.set_xlim(0, tiles * width - 1)
-ax.set_xlabel("column of the tiled image", fontsize=8)
-ax.set_ylabel("step to the next column", fontsize=8)
+ax.set_xlabel("column of the tiled image", fontsize=10)
+ax.set_ylabel("step to the next column", fontsize=10)
 ax.tick_params(labelsize=8)
-ax.legend(fontsize=8)
+ax.legend(fontsize=10)
 plt.show()
 
 # %%
@@ -219,10 +219,10 @@ fig, axes = plt.subplots(2, 2, figsize=(6.4, 2.6), layout="constrained")
 for row, name in zip(axes, outputs, strict=True):
     for ax, axis in zip(row, shifts, strict=True):
         mapped = ax.imshow(errors[name, axis].numpy(), cmap="magma", vmin=0, vmax=limit)
-        ax.set_title(f"{name}, roll along the {axis}", fontsize=8)
+        ax.set_title(f"{name}, roll along the {axis}", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-fig.colorbar(mapped, ax=axes, shrink=0.9).set_label("|model(roll x) - roll model(x)|", fontsize=8)
+fig.colorbar(mapped, ax=axes, shrink=0.9).set_label("|model(roll x) - roll model(x)|", fontsize=10)
 plt.show()
 
 # %%

@@ -83,7 +83,7 @@ def show(ax, image, title, mask=None):
         values = np.ma.masked_where(mask.numpy() == 0, values)
     cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     ax.imshow(values, cmap=cmap, vmin=0, vmax=1)
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -116,8 +116,8 @@ for layer in range(4):
     title = f"after {layer} layer{'s' if layer > 1 else ''}" if layer else "masked input"
     show(axes[0, layer], plain[layer][0, 0], title)
     show(axes[1, layer], partial[layer][0, 0], title, mask=masks[layer][0, 0])
-axes[0, 0].set_ylabel("F.conv2d", fontsize=9)
-axes[1, 0].set_ylabel("partial_conv", fontsize=9)
+axes[0, 0].set_ylabel("F.conv2d", fontsize=11)
+axes[1, 0].set_ylabel("partial_conv", fontsize=11)
 plt.show()
 
 for layer, layer_mask in enumerate(masks):
@@ -153,10 +153,10 @@ ax.plot(
     marker=".",
     label="partial_conv, 3 layers",
 )
-ax.set_xlabel(f"column (row {row})", fontsize=8)
-ax.set_ylabel("value", fontsize=8)
+ax.set_xlabel(f"column (row {row})", fontsize=10)
+ax.set_ylabel("value", fontsize=10)
 ax.tick_params(labelsize=8)
-ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 plt.show()
 
 inner = (masks[3][0, 0] == 1) & (mask[0, 0] == 0)  # the hole pixels partial_conv has filled
@@ -278,10 +278,10 @@ for colour, (name, runs) in zip(("tab:blue", "tab:red"), histories.items(), stri
         label = name if seed == seeds[0] else None
         ax.plot(np.convolve(history, np.ones(15) / 15, mode="valid"), color=colour, linewidth=1, label=label)
 ax.set_yscale("log")
-ax.set_xlabel("step", fontsize=8)
-ax.set_ylabel("hole MSE (training)", fontsize=8)
+ax.set_xlabel("step", fontsize=10)
+ax.set_ylabel("hole MSE (training)", fontsize=10)
 ax.tick_params(labelsize=8)
-ax.legend(fontsize=8)
+ax.legend(fontsize=10)
 plt.show()
 
 # %%
@@ -391,8 +391,9 @@ print(f"output {tuple(drop_in.shape)}, same as with an all-ones mask: {torch.all
 # .. admonition:: References
 #
 #    - API: :class:`padmods.PartialConv2d`, :func:`padmods.functional.partial_conv`.
-#    - G. Liu, F. A. Reda, K. J. Shih, T.-C. Wang, A. Tao, B. Catanzaro, *Image Inpainting for
+#    - G\. Liu, F. A. Reda, K. J. Shih, T.-C. Wang, A. Tao, B. Catanzaro, *Image Inpainting for
 #      Irregular Holes Using Partial Convolutions*, ECCV 2018, `arXiv:1804.07723
 #      <https://arxiv.org/abs/1804.07723>`_.
-#    - G. Liu, K. J. Shih, T.-C. Wang, F. A. Reda, K. Sapra, Z. Yu, A. Tao, B. Catanzaro,
-#      *Partial Convolution based Padding*, 2018, `arXiv:1811.11718 <https://arxiv.org/abs/1811.11718>`_.
+#    - G\. Liu, K. J. Shih, T.-C. Wang, F. A. Reda, K. Sapra, Z. Yu, A. Tao, B. Catanzaro,
+#      *Partial Convolution based Padding*, 2018, `arXiv:1811.11718 <https://arxiv.org/abs/1811.11718>`_;
+#      see :ref:`references <ref-liu2018partial>`.

@@ -40,7 +40,7 @@ def show_scores(ax, scores, title, limit):
     """Draw a score map with a diverging colour scale on ``[-limit, limit]``; circle the corner."""
     image = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
     ax.plot(0, 0, "o", markersize=9, markerfacecolor="none", markeredgecolor="black")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
     return image
@@ -71,9 +71,9 @@ for row, (name, pair) in zip(axes, outputs.items(), strict=True):
     for k, (image, out) in enumerate(pair):
         shifted = " shifted" if k else ""
         row[2 * k].imshow(image[0, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-        row[2 * k].set_title(f"{name}{shifted}", fontsize=8)
+        row[2 * k].set_title(f"{name}{shifted}", fontsize=10)
         mapped = row[2 * k + 1].imshow(out[0, 0].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        row[2 * k + 1].set_title(f"sum = {out.sum().item():.3f}", fontsize=8)
+        row[2 * k + 1].set_title(f"sum = {out.sum().item():.3f}", fontsize=10)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -109,8 +109,8 @@ klim = np.abs(kernel).max()
 axes[0].imshow(kernel, cmap="RdBu_r", vmin=-klim, vmax=klim)
 for (i, j), value in np.ndenumerate(kernel):
     colour = "white" if abs(value) > 0.5 * klim else "black"
-    axes[0].text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8, color=colour)
-axes[0].set_title("trained kernel", fontsize=9)
+    axes[0].text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=10, color=colour)
+axes[0].set_title("trained kernel", fontsize=11)
 axes[0].set_xticks([])
 axes[0].set_yticks([])
 limit = zeros.scores.max().item()  # the corner's score; lower scores saturate to dark blue
@@ -118,8 +118,8 @@ image = show_scores(axes[1], zeros.scores, "score per position", limit)
 fig.colorbar(image, ax=axes[1], shrink=0.9, extend="min")
 axes[2].plot(zeros.loss_history.numpy())
 axes[2].set_yscale("log")
-axes[2].set_xlabel("step", fontsize=8)
-axes[2].set_title("training loss", fontsize=9)
+axes[2].set_xlabel("step", fontsize=10)
+axes[2].set_title("training loss", fontsize=11)
 axes[2].tick_params(labelsize=7)
 plt.show()
 
@@ -190,4 +190,6 @@ print(
 #    - API: :func:`padmods.analysis.position_leak`,
 #      :class:`padmods.analysis.PositionLeakResult`, :class:`padmods.ZeroPadConv2d`,
 #      :func:`padmods.available`.
-#    - H. Scheidl, *Does padding matter in deep learning models?* (2021), Experiment 1.
+#    - H\. Scheidl, `Does padding matter in deep learning models?
+#      <https://harald-scheidl.medium.com/does-padding-matter-in-deep-learning-models-176ed68fa348>`_
+#      (2021), Experiment 1; see :ref:`references <ref-scheidl2021>`.

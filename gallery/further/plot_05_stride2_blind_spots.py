@@ -10,10 +10,11 @@ TensorFlow's rule, which padmods follows (see :func:`padmods.functional.resolve_
 stride-2 convolution on an even-sized input needs one pixel of padding in all, and puts it at the
 bottom/right only.
 
-You will see the padding that each layer of a four-layer stride-2 stack applies, the impact map of
-that stack (:func:`padmods.analysis.impact_map`) with its grid of weakly reached pixels, how the
-map tilts towards the padded side, how PyTorch's ``padding=1`` tilts it the other way and an input
-of odd size straightens it, and what the other padding modes make of the one-sided border.
+You will see the padding that each layer of a four-layer stride-2 stack applies and reads (the
+padding report), the impact map of that stack (:func:`padmods.analysis.impact_map`) with its grid
+of weakly reached pixels, how the map tilts towards the padded side, how PyTorch's ``padding=1``
+tilts it the other way and an input of odd size straightens it, and what the other padding modes
+make of the one-sided border.
 """
 
 import matplotlib.pyplot as plt
@@ -21,8 +22,7 @@ import numpy as np
 import torch
 from matplotlib.colors import LogNorm
 
-from padmods.analysis import conv_stack, impact_map
-from padmods.functional import resolve_padding
+from padmods.analysis import conv_stack, impact_map, padding_report, suggest_sizes
 
 torch.manual_seed(0)  # nothing below is random (all-ones weights), but the seeds are fixed anyway
 rng = np.random.default_rng(0)
@@ -46,28 +46,33 @@ def top_bottom_ratio(impact):
 # Where the padding goes
 # ----------------------
 #
-# :func:`~padmods.functional.resolve_padding` gives the ``(before, after)`` padding that a layer
-# applies along each axis. Follow a 64x64 input through four 3x3 stride-2 layers with
-# ``padding='same'``, then with PyTorch's usual ``padding=1``, then a 65x65 input with ``'same'``.
+# :func:`~padmods.analysis.padding_report` runs a model once and lists, for every convolution,
+# the padding it applies on each side (``before/after``, one pair per axis), the part that some
+# output really reads, and the part that no output reads. Follow a 64x64 input through four 3x3
+# stride-2 layers with ``padding='same'``, then with PyTorch's usual ``padding=1``, then a 65x65
+# input with ``'same'``.
 
 for padding, size in (("same", 64), (1, 64), ("same", 65)):
-    print(f"padding={padding!r}, input {size}x{size}:")
-    for layer in range(layers):
-        (top, bottom), _ = resolve_padding(padding, (size, size), 3, stride=2)
-        out = (size + top + bottom - 3) // 2 + 1
-        last_row = (out - 1) * 2 - top + 2  # the last row that the last window reads
-        reads = "the bottom padding" if last_row >= size else "an image row"
-        print(
-            f"  layer {layer + 1}: {size:>2} -> {out:>2} rows, pad top {top} bottom {bottom}; "
-            f"the last window ends on row {last_row}, {reads}"
-        )
-        size = out
+    stack = conv_stack("zeros", layers=layers, padding=padding, stride=2)
+    print(f"padding={padding!r}:")
+    print(padding_report(stack, (1, 1, size, size)), end="\n\n")
+
+# %%
+# :func:`~padmods.analysis.suggest_sizes` names the nearest input sizes at which no layer drops
+# padding, one axis at a time:
+
+print(
+    "padding=1, nearest clean sizes to 64:",
+    suggest_sizes(conv_stack("zeros", layers=layers, padding=1, stride=2), (1, 1, 64, 64))[0],
+)
 
 # %%
 # With ``'same'`` every layer of the 64x64 stack pads 0 rows at the top and 1 at the bottom (and
-# likewise 0 columns on the left, 1 on the right). ``padding=1`` pads both sides, but its last
-# window ends on the last image row, so the bottom padding is never read: in effect only the
-# top/left is padded, the mirror image of ``'same'``. The 65x65 input (:math:`2^6 + 1`) needs an
+# likewise 0 columns on the left, 1 on the right): TensorFlow's rule, which padmods follows. The
+# report marks each layer *asymmetric*. ``padding=1`` pads both sides, but its last window ends on
+# the last image row, so the bottom padding is never read (``unused 0/1``): in effect only the
+# top/left is padded, the mirror image of ``'same'``. This is the padding that ResNets drop at
+# every stride-2 stage at 224x224. The 65x65 input (:math:`2^6 + 1`) needs an
 # even amount of padding at every layer, so ``'same'`` pads one row on each side and the last
 # window reads the bottom padding row, 65.
 #
@@ -190,11 +195,13 @@ for (mode, size), impact in grid.items():
 # balances the halves but still makes the map lopsided (it is not point-symmetric). On the 65x65
 # input every mode pads both sides alike, and every map is the same seen from every side. In
 # short: with strided ``'same'`` layers, choose input sizes for which the padding is even at every
-# layer, or expect the network to favour one side.
+# layer (:func:`~padmods.analysis.suggest_sizes` finds them for any model, and ``padmods report``
+# does so from the command line), or expect the network to favour one side.
 #
 # .. admonition:: References
 #
-#    - API: :func:`padmods.functional.resolve_padding`, :func:`padmods.analysis.conv_stack`,
+#    - API: :func:`padmods.analysis.padding_report`, :func:`padmods.analysis.suggest_sizes`,
+#      :func:`padmods.functional.resolve_padding`, :func:`padmods.analysis.conv_stack`,
 #      :func:`padmods.analysis.impact_map`.
-#    - B. Alsallakh, N. Kokhlikyan, V. Miglani, J. Yuan, O. Reblitz-Richardson, *Mind the Pad --
-#      CNNs Can Develop Blind Spots*, ICLR 2021.
+#    - B\. Alsallakh, N. Kokhlikyan, V. Miglani, J. Yuan, O. Reblitz-Richardson, *Mind the Pad --
+#      CNNs Can Develop Blind Spots*, ICLR 2021; see :ref:`references <ref-alsallakh2021>`.

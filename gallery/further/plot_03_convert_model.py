@@ -68,7 +68,7 @@ x_test, y_test = make_bars(256)
 fig, axes = plt.subplots(1, 6, figsize=(6, 1.4), layout="constrained")
 for ax, image, label in zip(axes, x_test, y_test, strict=False):
     ax.imshow(image[0].numpy(), cmap="gray", vmin=-0.5, vmax=1.5)
-    ax.set_title("vertical" if label else "horizontal", fontsize=8)
+    ax.set_title("vertical" if label else "horizontal", fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
 plt.show()
@@ -165,7 +165,7 @@ high = max(response.max().item() for response in first.values())
 fig, axes = mode_grid(len(first))
 for ax, (mode, response) in zip(axes.flat, first.items(), strict=False):
     image = ax.imshow(response.numpy(), cmap="magma", vmin=low, vmax=high)
-    ax.set_title(repr(mode), fontsize=9)
+    ax.set_title(repr(mode), fontsize=11)
 fig.colorbar(image, ax=axes, shrink=0.8, label="first layer, channel 0")
 plt.show()
 
@@ -179,7 +179,7 @@ for mode, response in first.items():
 # fill the border with copies of the image, so a constant image stays constant (spread 0).
 # ``'partial'`` scales each border output up by the share of its taps that fell on padding. That
 # gives back the interior value only for a kernel whose weights are all equal (the all-ones
-# stacks of :ref:`gallery-pixel-impact`); with trained weights its border differs from the interior
+# stacks of :ref:`Experiment 2 <gallery-pixel-impact>`); with trained weights its border differs from the interior
 # too, just differently from zero padding.
 #
 # Where the converted models disagree with the original
@@ -201,7 +201,7 @@ top = max(change.max().item() for change in changes.values())
 fig, axes = mode_grid(len(changes))
 for ax, (mode, change) in zip(axes.flat, changes.items(), strict=False):
     image = ax.imshow(change.numpy(), cmap="viridis", vmin=0, vmax=top)
-    ax.set_title(repr(mode), fontsize=9)
+    ax.set_title(repr(mode), fontsize=11)
 fig.colorbar(image, ax=axes, shrink=0.8, label="mean |feature change|")
 plt.show()
 
@@ -230,7 +230,7 @@ high = max(impact.max().item() for impact in impacts.values())
 fig, axes = mode_grid(len(impacts))
 for ax, (mode, impact) in zip(axes.flat, impacts.items(), strict=False):
     image = ax.imshow(impact.clamp(min=low).numpy(), cmap="viridis", norm=LogNorm(low, high))
-    ax.set_title(repr(mode), fontsize=9)
+    ax.set_title(repr(mode), fontsize=11)
 fig.colorbar(image, ax=axes, shrink=0.8, label="impact on summed features")
 plt.show()
 
@@ -241,7 +241,7 @@ for mode, impact in impacts.items():
 
 # %%
 # The original (``'zeros'``) and ``'coord'`` give identical maps, dim at the border like the
-# all-ones stacks of :ref:`gallery-pixel-impact`. All converted models agree with it in the
+# all-ones stacks of :ref:`Experiment 2 <gallery-pixel-impact>`. All converted models agree with it in the
 # interior (the centre column), and ``'circular'`` stays close to it everywhere. But at some edges
 # ``'partial'``, ``'reflect'`` and ``'replicate'`` react to a single pixel tens of times more
 # strongly than the original does anywhere (compare the max column): the weights were trained on
@@ -253,6 +253,7 @@ for mode, impact in impacts.items():
 #
 #    - API: :func:`padmods.convert`, :func:`padmods.available`,
 #      :func:`padmods.analysis.impact_map`.
-#    - H. Scheidl, *Does padding matter in deep learning models?* (2021).
-#    - G. Liu et al., *Partial Convolution based Padding* (2018); R. Liu et al., *An intriguing
-#      failing of convolutional neural networks and the CoordConv solution* (2018).
+#    - :ref:`Scheidl (2021) <ref-scheidl2021>`, *Does padding matter in deep learning models?*
+#    - :ref:`Liu et al. (2018) <ref-liu2018partial>`, *Partial Convolution based Padding*
+#      (arXiv:1811.11718); :ref:`Liu et al. (2018) <ref-liu2018coordconv>`, *An intriguing failing
+#      of convolutional neural networks and the CoordConv solution* (arXiv:1807.03247).

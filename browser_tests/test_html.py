@@ -1,0 +1,234 @@
+"""Read the built HTML (no browser) for defects a reader sees but Sphinx does not warn about.
+
+Each test stands for a defect that once reached the site: a builtin's docstring shown for a module
+constant, a second field list (and a second "Return type") in one entry, an internal type variable
+or prose shown as a type, an intro printed twice, a name initial parsed as a lettered list, a link
+to an anchor that does not exist, and downloaded notebooks full of reST.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import urllib.parse
+from functools import cache
+from pathlib import Path
+
+import pytest
+from _html import Element, parse
+
+#: The first line of the docstrings of Python's builtin types, which autodoc shows for a constant
+#: that has no documentation of its own.
+BUILTIN_DOCSTRINGS = tuple(
+    line
+    for kind in (tuple, list, dict, set, frozenset, float, int, str, bytes, bool, object, complex, range)
+    for line in [(kind.__doc__ or "").strip().splitlines()[0]]
+    if len(line) > 12
+)
+
+#: Names a type annotation may show without a link: Python's, typing's, torch's and numpy's.
+#: Any other name without a link (an internal type variable, a private mixin) is a defect.
+EXTERNAL_TYPE_NAMES = frozenset(
+    """
+    None int float str bool bytes complex tuple list dict set frozenset type object slice range
+    Any Optional Union Callable Sequence Mapping MutableMapping Iterable Iterator Generator Literal
+    ClassVar Self TypeAlias collections abc typing
+    torch Tensor Module Parameter Conv1d Conv2d Conv3d Sequential Size dtype device Generator nn
+    ndarray numpy np NDArray
+    """.split()
+)
+
+#: An entry field that holds a type, not prose.
+TYPE_FIELDS = ("Type", "Return type")
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+@cache
+def _tree(path: Path) -> Element:
+    return parse(path)
+
+
+def _article(tree: Element) -> Element:
+    articles = tree.find_all("article")
+    return articles[0] if articles else tree
+
+
+def _entries(tree: Element) -> list[tuple[str, Element]]:
+    """Every API entry of a page: (its id or signature text, its description ``dd``)."""
+    entries = []
+    for dl in tree.find_all("dl"):
+        if "py" not in dl.classes or "field-list" in dl.classes:
+            continue
+        children = dl.elements()
+        for dt, dd in itertools.pairwise(children):
+            if dt.tag == "dt" and dd.tag == "dd":
+                entries.append((dt.attrs.get("id") or dt.text()[:60], dd))
+    return entries
+
+
+def _own_field_lists(dd: Element) -> list[Element]:
+    """The field lists of one entry, not those of the entries nested in it (a class's methods)."""
+    found: list[Element] = []
+
+    def walk(element: Element) -> None:
+        for child in element.elements():
+            if child.tag == "dl" and "field-list" in child.classes:
+                found.append(child)
+            elif not (child.tag == "dl" and "py" in child.classes):
+                walk(child)
+
+    walk(dd)
+    return found
+
+
+def _fields(field_list: Element) -> list[tuple[str, Element]]:
+    children = field_list.elements()
+    return [
+        (dt.text().rstrip(":").strip(), dd)
+        for dt, dd in itertools.pairwise(children)
+        if dt.tag == "dt" and dd.tag == "dd"
+    ]
+
+
+def test_no_builtin_docstrings(site: Path) -> None:
+    """No entry shows the docstring of ``tuple``, ``float``... instead of its own."""
+    offenders = [
+        f"{path.relative_to(site)}: {name}: {line!r}"
+        for path in _pages(site)
+        for name, dd in _entries(_tree(path))
+        for line in BUILTIN_DOCSTRINGS
+        if line in dd.text()
+    ]
+    assert not offenders, f"entries documented by a builtin's docstring: {offenders}"
+
+
+def test_one_field_list_per_entry(site: Path) -> None:
+    """Each entry has one field list, so that no field ("Return type") appears twice."""
+    offenders = []
+    for path in _pages(site):
+        for name, dd in _entries(_tree(path)):
+            field_lists = _own_field_lists(dd)
+            names = [field for field_list in field_lists for field, _ in _fields(field_list)]
+            if len(field_lists) > 1 or len(names) != len(set(names)):
+                offenders.append(f"{path.relative_to(site)}: {name}: {names}")
+    assert not offenders, f"entries whose fields are split or repeated: {offenders}"
+
+
+def _unlinked_names(dd: Element) -> list[str]:
+    linked = {name for a in dd.find_all("a") for name in re.findall(r"[A-Za-z_]\w*", a.text())}
+    return [name for name in re.findall(r"[A-Za-z_]\w*", dd.text()) if name not in linked]
+
+
+def test_types_are_types(site: Path) -> None:
+    """A "Type" or "Return type" field holds a type: no prose, no internal names without a page."""
+    offenders = []
+    for path in _pages(site):
+        for name, dd in _entries(_tree(path)):
+            for field_list in _own_field_lists(dd):
+                for field, value in _fields(field_list):
+                    if field not in TYPE_FIELDS:
+                        continue
+                    text = value.text()
+                    prose = re.search(r"[A-Za-z_]\w*\s+[A-Za-z_]\w*", text)
+                    unknown = sorted(set(_unlinked_names(value)) - EXTERNAL_TYPE_NAMES)
+                    if prose or unknown:
+                        offenders.append(f"{path.relative_to(site)}: {name}: {field}: {text!r}")
+    assert not offenders, f"type fields that do not show a documented type: {offenders}"
+
+
+def test_no_paragraph_twice_on_a_page(site: Path) -> None:
+    """No page says the same paragraph twice (a module docstring beside a hand-written intro).
+
+    Paragraphs in API entries, tables, lists and gallery thumbnails are left out: a parameter's
+    description or an example's summary rightly recurs there.
+    """
+    offenders = []
+    for path in _pages(site):
+        seen: set[str] = set()
+        for paragraph in _article(_tree(path)).find_all("p"):
+            if _in_repeated_block(paragraph):
+                continue
+            text = paragraph.text()
+            if len(text) < 60:
+                continue
+            if text in seen:
+                offenders.append(f"{path.relative_to(site)}: {text[:80]!r}")
+            seen.add(text)
+    assert not offenders, f"paragraphs repeated on one page: {offenders}"
+
+
+def _in_repeated_block(element: Element) -> bool:
+    """Whether an element sits where repeats are expected: API entries, tables, lists, thumbnails."""
+    node = element.parent
+    while node is not None:
+        if node.tag in ("dl", "table", "li") or any(cls.startswith("sphx-glr") for cls in node.classes):
+            return True
+        node = node.parent
+    return False
+
+
+def test_no_lettered_lists(site: Path) -> None:
+    """No text was parsed as a lettered or Roman-numbered list ("H. Scheidl" loses its initial)."""
+    styles = {"loweralpha", "upperalpha", "lowerroman", "upperroman"}
+    offenders = [
+        f"{path.relative_to(site)}: {ol.text()[:60]!r}"
+        for path in _pages(site)
+        for ol in _article(_tree(path)).find_all("ol")
+        if ol.classes & styles
+    ]
+    assert not offenders, f"lettered lists (escape an initial such as 'H\\. Scheidl'): {offenders}"
+
+
+@cache
+def _anchors(path: Path) -> frozenset[str]:
+    return frozenset(
+        value for element in _tree(path).iter() for key, value in element.attrs.items() if key in ("id", "name")
+    )
+
+
+def test_internal_links_resolve(site: Path) -> None:
+    """Every link within the site reaches a file that exists and, with a ``#fragment``, an anchor on it."""
+    broken = []
+    for path in _pages(site):
+        for a in _tree(path).find_all("a"):
+            href = a.attrs.get("href", "")
+            if not href or re.match(r"^[a-z][a-z0-9+.-]*:|^//", href, re.IGNORECASE):
+                continue  # a remote link, mailto:, javascript:
+            target, _, fragment = href.partition("#")
+            target_path = (path.parent / urllib.parse.unquote(target)).resolve() if target else path
+            if target_path.is_dir():
+                target_path = target_path / "index.html"
+            if not target_path.is_file():
+                broken.append(f"{path.relative_to(site)}: {href} (no such file)")
+            elif fragment and target_path.suffix == ".html":
+                if urllib.parse.unquote(fragment) not in _anchors(target_path):
+                    broken.append(f"{path.relative_to(site)}: {href} (no such anchor)")
+    assert not broken, f"{len(broken)} internal link(s) lead nowhere: {broken}"
+
+
+#: reST that a notebook's Markdown cells must not show: roles and directives.
+REST_MARKUP = re.compile(
+    r":(?:[a-z]+:)?(?:func|class|meth|mod|doc|ref|attr|data|math|term|py:\w+):`"  # roles
+    r"|^\s*\.\. [a-z-]+::",  # directives
+    re.M,
+)
+
+
+def test_notebooks_are_markdown(site: Path) -> None:
+    """The downloadable notebooks have Markdown text cells, without reST roles or directives."""
+    notebooks = sorted(site.glob("_downloads/**/*.ipynb"))
+    if not notebooks:
+        pytest.fail("no notebook in _downloads: the gallery was not built (tox -e docs)", pytrace=False)
+    offenders = []
+    for path in notebooks:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            source = "".join(cell["source"])
+            for match in REST_MARKUP.finditer(source):
+                offenders.append(f"{path.name}: {source[max(0, match.start() - 30) : match.end() + 30]!r}")
+    assert not offenders, f"reST left in notebook text cells: {offenders[:20]}"

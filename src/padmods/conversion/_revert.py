@@ -1,0 +1,106 @@
+"""Undo :func:`padmods.convert`: the original layers back, for good or for the length of a block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+from torch import nn
+
+from padmods.conversion._convert import ConvFilter, Mode, convert
+from padmods.conversion._walk import plan_replacements
+from padmods.conversion.carry import copy_model, restore, source_of
+
+__all__ = ["padding", "revert"]
+
+
+def revert(model: nn.Module, *, inplace: bool = False) -> nn.Module:
+    """Put back the layers that :func:`padmods.convert` replaced, as the very classes they were.
+
+    Each converted layer gives way to the module it was made from (after any number of conversions),
+    with its class, settings, parametrizations, hooks and attributes, and the parameters the
+    converted layer holds now: what was trained, loaded or moved with ``.to()`` while converted
+    carries back. A CoordConv gives back only the taps of the input channels. Layers that
+    ``convert`` did not make (a padmods layer built by hand) stay. Convert then revert gives a
+    model with the ``state_dict`` of the original.
+
+    Args:
+        model: A model, or a single layer, converted by :func:`padmods.convert`.
+        inplace: Modify ``model`` itself instead of a deep copy. Default: ``False``
+
+    Returns:
+        The model with its original layers: ``model`` itself with ``inplace=True`` (unless it is a
+        converted layer), otherwise a copy.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
+        >>> converted = padmods.convert(model, "reflect")
+        >>> type(padmods.revert(converted)[0]).__name__
+        'Conv2d'
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"revert expects an nn.Module, got {type(model).__name__}")
+    if not inplace:
+        model = copy_model(model, "revert")
+
+    def original(name: str, module: nn.Module) -> Optional[nn.Module]:
+        return restore(module) if source_of(module) is not None else None
+
+    return plan_replacements(model, original).apply()
+
+
+@contextmanager
+def padding(
+    model: nn.Module,
+    mode: Mode,
+    *,
+    filter: Optional[ConvFilter] = None,
+    strict: bool = False,
+    **kwargs: Any,
+) -> Iterator[nn.Module]:
+    """Convert ``model`` in place for the length of a ``with`` block, then restore it.
+
+    The parameters stay the same objects (except a CoordConv's wider weight, which the block
+    trains separately and hands back on exit), so an optimizer built before the block stays valid
+    inside and after it. Whatever the block changes in the parameters stays in the model.
+
+    A model that is already converted works too: the block's layers go back to the converted ones.
+
+    Args:
+        model: The model; a container, not a single convolution (which cannot change in place).
+        mode: As for :func:`padmods.convert`.
+        filter: As for :func:`padmods.convert`.
+        strict: As for :func:`padmods.convert`.
+        **kwargs: As for :func:`padmods.convert`.
+
+    Yields:
+        ``model`` itself, converted.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, bias=False))
+        >>> with padmods.padding(model, "circular"):
+        ...     type(model[0]).__name__
+        'CircularPadConv2d'
+        >>> type(model[0]).__name__
+        'Conv2d'
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"padding expects an nn.Module, got {type(model).__name__}")
+    before = {id(module) for module in model.modules()}
+    converted = convert(model, mode, inplace=True, filter=filter, strict=strict, **kwargs)
+    if converted is not model:
+        raise TypeError(
+            f"padding() converts a model in place, which a single {type(model).__name__} cannot be; "
+            "wrap it in nn.Sequential"
+        )
+    try:
+        yield model
+    finally:
+        # only the layers this block made go back, each to the layer it replaced
+        def previous(name: str, module: nn.Module) -> Optional[nn.Module]:
+            if id(module) in before or source_of(module) is None:
+                return None
+            return restore(module, one_step=True)
+
+        plan_replacements(model, previous).apply()

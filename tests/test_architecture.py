@@ -21,6 +21,7 @@ ENGINE = [
     "_geometry",
     "_masked",
     "_partial",
+    "_trace",
     "_typing",
 ]
 

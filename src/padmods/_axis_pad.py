@@ -9,12 +9,24 @@ trouble with ``cat``, ``flip`` and ``narrow``). It also holds the two borders th
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from padmods._geometry import is_static, tap_sources_of
 from padmods._typing import Pairs
 
-__all__ = ["AXIS_MODES", "axis_pad", "concat_pad", "spherical_pad"]
+__all__ = [
+    "AXIS_MODES",
+    "axis_pad",
+    "concat_pad",
+    "gather_axis_pad",
+    "gather_pad",
+    "gather_spherical_pad",
+    "spherical_pad",
+]
 
 #: The modes that one axis can be padded with.
 AXIS_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric")
@@ -39,16 +51,64 @@ def _symmetric_axis(input: Tensor, axis: int, before: int, after: int) -> Tensor
     return tiled.narrow(axis, periods_before * 2 * size - before, before + size + after)
 
 
+def _symmetric_gather(input: Tensor, axis: int, before: Any, after: Any) -> Tensor:
+    """:func:`_symmetric_axis` as one gather of computed indices, for padding that a tracer knows as a symbol."""
+    return gather_axis_pad(input, axis, before, after, "symmetric")
+
+
+def gather_axis_pad(input: Tensor, axis: int, before: Any, after: Any, mode: str) -> Tensor:
+    """:func:`axis_pad` without a branch on the padding: one gather of computed indices (zeros: ``F.pad``).
+
+    For a traced call whose padding is a tracer's symbol (``'same'`` with a stride, dynamic
+    sizes): slicing by a symbolic amount makes the tracer guard on it, a gather does not.
+    """
+    if axis < 0:
+        axis += input.dim()
+    if mode == "zeros":
+        pads = [0, 0] * (input.dim() - 1 - axis) + [before, after]
+        return F.pad(input, pads)
+    size = input.shape[axis]
+    positions = torch.arange(before + size + after, device=input.device) - before
+    source, _ = tap_sources_of(positions, size, mode)
+    return input.index_select(axis, source)
+
+
+def gather_pad(input: Tensor, pairs: Pairs, modes: tuple[str, ...]) -> Tensor:
+    """:func:`concat_pad` by :func:`gather_axis_pad`, for any padding, symbolic included."""
+    first_axis = input.dim() - len(pairs)
+    for axis, ((before, after), mode) in enumerate(zip(pairs, modes, strict=True), start=first_axis):
+        input = gather_axis_pad(input, axis, before, after, mode)
+    return input
+
+
+def gather_spherical_pad(input: Tensor, pairs: Pairs) -> Tensor:
+    """:func:`spherical_pad` without a branch on the padding: rows past a pole gathered, then turned half way."""
+    (top, bottom), (left, right) = pairs
+    height, width = input.shape[-2], input.shape[-1]
+    positions = torch.arange(top + height + bottom, device=input.device) - top
+    source, _ = tap_sources_of(positions, height, "symmetric")
+    rows = input.index_select(input.dim() - 2, source)
+    beyond = ((positions < 0) | (positions >= height)).unsqueeze(-1)  # rows across a pole: the opposite meridian
+    columns = torch.arange(width, device=input.device)
+    turn, _ = tap_sources_of(columns - width // 2, width, "circular")  # a roll, as a traceable gather
+    half_turn = rows.index_select(rows.dim() - 1, turn)
+    rows = torch.where(beyond, half_turn, rows)
+    return gather_axis_pad(rows, rows.dim() - 1, left, right, "circular")
+
+
 def axis_pad(input: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
     """Pad one ``axis`` of ``input`` by ``before`` and ``after`` elements with one of :data:`AXIS_MODES`.
 
     Within torch's limits (reflect: pads below the size; circular: at most the size) every mode
     equals ``F.pad``; ``'symmetric'`` takes any padding.
     """
-    if not (before or after):
+    static = is_static((before, after))  # not a tracer's symbolic padding
+    if static and not (before or after):
         return input
     size = input.shape[axis]
     if mode == "symmetric":
+        if not static or torch.jit.is_tracing():  # any padding, without branching on the (traced) size
+            return _symmetric_gather(input, axis, before, after)
         return _symmetric_axis(input, axis, before, after)
     if mode == "zeros":
         head, tail = _zeros_like_strip(input, axis, before), _zeros_like_strip(input, axis, after)
@@ -89,11 +149,14 @@ def spherical_pad(input: Tensor, pairs: Pairs) -> Tensor:
     """
     (top, bottom), (left, right) = pairs
     height, width = input.shape[-2], input.shape[-1]
+    if torch.jit.is_tracing():  # roll() keeps the example's width in a jit trace
+        return gather_spherical_pad(input, pairs)
     parts = []
-    if top:
+    static = is_static((top, bottom))  # a tracer's symbolic padding: no branches
+    if top or not static:
         parts.append(input.narrow(-2, 0, top).flip(-2).roll(width // 2, -1))
     parts.append(input)
-    if bottom:
+    if bottom or not static:
         parts.append(input.narrow(-2, height - bottom, bottom).flip(-2).roll(width // 2, -1))
     rows = torch.cat(parts, dim=-2) if len(parts) > 1 else input
     return axis_pad(rows, rows.dim() - 1, left, right, "circular")

@@ -80,16 +80,30 @@ def _fold(grad: Tensor, pairs: Pairs, mode: str) -> Tensor:
 
 
 class _BorderPad(torch.autograd.Function):
-    """``F.pad`` with a copying mode; the backward folds each axis into one buffer. Differentiable twice."""
+    """``F.pad`` with a copying mode; the backward folds each axis into one buffer. Differentiable twice.
+
+    It works under ``torch.func`` too: the forward, backward and forward-mode (``jvp``) rules are
+    plain tensor code that vmap batches itself (``generate_vmap_rule``), and padding is linear,
+    so the tangent is padded the way the input is.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: Any, input: Tensor, pairs: Pairs, mode: str) -> Tensor:
-        ctx.pairs, ctx.mode = pairs, mode
+    def forward(input: Tensor, pairs: Pairs, mode: str) -> Tensor:
         return _torch_pad(input, pairs, mode)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        _, ctx.pairs, ctx.mode = inputs
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         return _fold(grad, ctx.pairs, ctx.mode), None, None
+
+    @staticmethod
+    def jvp(ctx: Any, tangent: Tensor, *_: Any) -> Tensor:
+        return _torch_pad(tangent, ctx.pairs, ctx.mode)
 
 
 def border_pad(input: Tensor, pairs: Pairs, mode: str) -> Tensor:

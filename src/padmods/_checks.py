@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from padmods._trace import is_plain_eager
 from padmods._typing import Pairs
 
 __all__ = [
@@ -296,7 +297,8 @@ def check_mask(mask: Any, input: Tensor, dims: int, where: object) -> None:
         )
     if mask.device != input.device:
         raise ValueError(f"{describe(where)} expects the mask on the input's device {input.device}, got {mask.device}")
-    if mask.dtype != torch.bool and not torch.compiler.is_compiling():  # data-dependent: no graph break
+    # data-dependent: checked in plain eager calls only (no graph break, no vmap or tracer error)
+    if mask.dtype != torch.bool and is_plain_eager():
         wrong = (mask != 0) & (mask != 1)  # NaN included
         if bool(wrong.any()):
             raise ValueError(

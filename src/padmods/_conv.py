@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from padmods import _geometry
-from padmods._axis_pad import AXIS_MODES, concat_pad, spherical_pad
+from padmods._axis_pad import AXIS_MODES, concat_pad, gather_pad, gather_spherical_pad, spherical_pad
 from padmods._border_pad import border_pad
+from padmods._trace import is_tracing
 from padmods._typing import Pairs
 
 __all__ = ["BORDERS", "PAD_MODES", "TORCH_PAD_MODES", "Border", "border_conv", "conv", "conv_operands", "explicit_pad"]
@@ -58,8 +59,9 @@ def conv(
     (:func:`_runs_depthwise`): PyTorch's kernels are slow for it (up to 20 times slower than the
     same arithmetic as a depthwise convolution). Viewing the batch as channels, ``(N, 1, H, W)``
     as ``(1, N, H, W)`` with the kernel repeated ``N`` times, gives the same sums in the fast
-    kernel; autograd sums the gradients of the expanded kernel and bias. Traced graphs keep the
-    plain call (``groups`` would depend on the batch size).
+    kernel; autograd sums the gradients of the expanded kernel and bias. Traced graphs
+    (:func:`padmods._trace.is_tracing`: ``torch.compile``, ``torch.export``, ``torch.jit.trace``,
+    FX) keep the plain call: ``groups`` would bake the example's batch size into the graph.
     """
     if _runs_depthwise(input, weight, groups):
         batch = input.shape[0]
@@ -79,13 +81,13 @@ def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
     third slower in forward, 10% in forward+backward.
     """
     if not (
-        weight.dim() == 4
+        not is_tracing()  # first: under torch.jit.trace the shape tests below are traced tensors
+        and weight.dim() == 4
         and groups == 1
         and weight.shape[0] == 1
         and weight.shape[1] == 1
         and input.shape[0] > 1
         and input.device.type == "cpu"
-        and not torch.compiler.is_compiling()
     ):
         return False
     batch = input.shape[0]
@@ -97,8 +99,11 @@ def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
 def conv_operands(input: Tensor, pairs: Pairs, mode: Border) -> tuple[Tensor, tuple[int, ...]]:
     """What to hand the convolution for a border of ``mode``: the input and its own padding.
 
-    A symmetric zero border is left to the convolution; any other border is padded explicitly.
+    A symmetric zero border is left to the convolution; any other border is padded explicitly, as
+    is a border whose size a tracer only knows as a symbol (``'same'`` with a stride, dynamic sizes).
     """
+    if not _geometry.is_static(pairs):
+        return explicit_pad(input, pairs, mode), (0,) * len(pairs)
     befores, afters = zip(*pairs, strict=True)
     zeros = mode == "zeros" or (isinstance(mode, tuple) and all(m == "zeros" for m in mode))
     if befores == afters and (zeros or not any(befores)):
@@ -107,7 +112,15 @@ def conv_operands(input: Tensor, pairs: Pairs, mode: Border) -> tuple[Tensor, tu
 
 
 def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
-    """Pad the last ``len(pairs)`` axes of a batched ``input`` with a :data:`Border` (no checks)."""
+    """Pad the last ``len(pairs)`` axes of a batched ``input`` with a :data:`Border` (no checks).
+
+    Padding that a tracer knows only as a symbol (see :func:`padmods._geometry.is_static`) is a
+    gather of computed indices, so the graph pads by the amount each input size needs.
+    """
+    if not _geometry.is_static(pairs):
+        if mode == "spherical":
+            return gather_spherical_pad(input, pairs)
+        return gather_pad(input, pairs, mode if isinstance(mode, tuple) else (mode,) * len(pairs))
     if isinstance(mode, tuple):
         if len(set(mode)) > 1:
             return concat_pad(input, pairs, mode)
@@ -118,9 +131,9 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
         return concat_pad(input, pairs, (mode,) * len(pairs))
     if (
         mode == "circular"
+        and not is_tracing()  # first: keeps the Function out of graphs, and numel() is traced under jit
         and input.device.type == "cpu"
         and input.numel() >= _BORDER_PAD_MIN_ELEMENTS
-        and not torch.compiler.is_compiling()
     ):
         return border_pad(input, pairs, mode)
     if mode == "replicate" and torch.compiler.is_compiling():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -22,6 +22,7 @@ from padmods._cache import cached
 from padmods._conv import PAD_MODES, Border, border_conv
 from padmods._engine import engine_conv, padding_of
 from padmods._partial import ratio_map
+from padmods._trace import is_plain_eager
 from padmods._typing import Pairs
 
 __all__ = ["COORD_BORDERS", "add_coord_term_", "coord_conv", "coord_factors", "coord_image"]
@@ -57,7 +58,26 @@ def _axis_coordinates(size: int) -> list[float]:
     return [-1.0] if size == 1 else [-1.0 + 2.0 * i / (size - 1) for i in range(size)]
 
 
-@cached(maxsize=32)
+def _symbolic_axis_coordinates(size: Any, device: torch.device) -> Tensor:
+    """:func:`_axis_coordinates` as a float64 tensor, for a size that may be a tracer's symbol."""
+    return _coordinates_at(torch.arange(size, device=device), size)
+
+
+def _coordinates_at(index: Tensor, size: Any) -> Tensor:
+    """The coordinates at positions ``index`` of an axis of ``size``, in float64, as :func:`_axis_coordinates`."""
+    return 2.0 * index.to(torch.float64) / _geometry.at_least(size - 1, 1) - 1.0
+
+
+def _symbolic_coord_image(sizes: tuple[Any, ...], with_r: bool, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """:func:`coord_image` built with tensor ops, for sizes that may be a tracer's symbols."""
+    grids = torch.meshgrid(*[_symbolic_axis_coordinates(n, device) for n in sizes], indexing="ij")
+    channels = list(reversed(grids))
+    if with_r:
+        channels.append(torch.sqrt(sum(grid**2 for grid in grids) / len(sizes)))  # type: ignore[arg-type]
+    return torch.stack(channels).to(dtype)
+
+
+@cached(maxsize=32, symbolic=_symbolic_coord_image)
 def coord_image(sizes: tuple[int, ...], with_r: bool, device: torch.device, dtype: torch.dtype) -> Tensor:
     r"""The coordinate channels of an input of spatial ``sizes``, shape ``(n (+1), *sizes)``.
 
@@ -74,7 +94,33 @@ def coord_image(sizes: tuple[int, ...], with_r: bool, device: torch.device, dtyp
         return torch.stack(channels).to(dtype)
 
 
-@cached(maxsize=32)
+def _symbolic_coord_factors(
+    sizes: tuple[Any, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pairs: Pairs,
+    mode: Border,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> CoordFactors:
+    """:func:`coord_factors` built with tensor ops, for sizes and padding that may be a tracer's symbols.
+
+    Only the per-axis factors: whether the flattened product would be small depends on the sizes.
+    """
+    dims = len(sizes)
+    factors = []
+    for axis, (n, k, s, d, (before, after)) in enumerate(zip(sizes, kernel, stride, dilation, pairs, strict=True)):
+        axis_mode = mode[axis] if isinstance(mode, tuple) else mode
+        positions = _geometry.tap_positions(n, k, s, d, before, after, device)
+        source, inside = _geometry.tap_sources_of(positions, n, axis_mode)
+        present = inside.to(torch.float64)
+        values = _coordinates_at(source, n) * present
+        factors.append(torch.stack([values if axis == dims - 1 - c else present for c in range(dims)]).to(dtype))
+    return CoordFactors(tuple(factors), None)
+
+
+@cached(maxsize=32, symbolic=_symbolic_coord_factors)
 def coord_factors(
     sizes: tuple[int, ...],
     kernel: tuple[int, ...],
@@ -159,6 +205,8 @@ def coord_term(coord_weight: Tensor, factors: CoordFactors) -> Tensor:
         - Output: :math:`(C_{out}, O_1, \ldots, O_n)`
     """
     out_channels, outputs = coord_weight.shape[0], [f.shape[1] for f in factors.axes]
+    if not is_plain_eager():  # no in-place baddbmm_ (vmap), no reshape of symbolic sizes (tracers)
+        return _broadcast_term(coord_weight, factors.axes)
     if factors.flat is not None:
         return torch.mm(coord_weight.reshape(out_channels, -1), factors.flat).view(out_channels, *outputs)
     trailing = _contract_trailing_axes(coord_weight, factors.axes)
@@ -166,6 +214,25 @@ def coord_term(coord_weight: Tensor, factors: CoordFactors) -> Tensor:
     term = torch.matmul(first[0], trailing[0])
     _add_products_(term, first[1:], trailing[1:])
     return term.view(out_channels, *outputs)
+
+
+def _broadcast_term(coord_weight: Tensor, axes: tuple[Tensor, ...]) -> Tensor:
+    """:func:`coord_term` by broadcast products, one axis at a time, the last first; then summed over channels.
+
+    No reshape (``einsum`` and ``matmul`` reshape), so a tracer keeps symbolic output sizes
+    without guarding on them, and nothing in place, so ``torch.func`` transforms batch it. It
+    holds at most ``C_out n k_1 O_1 ... O_n`` elements at a time.
+    """
+    dims = len(axes)
+    term = coord_weight  # (C_out, n, k_1, ..., k_n): axis i at 2 + i, taps until contracted, then outputs
+    for i in reversed(range(dims)):
+        factor = axes[i]  # (n, O_i, k_i), broadcast as (1, n, 1, ..., O_i, k_i, 1, ...)
+        for _ in range(i):
+            factor = factor.unsqueeze(1)
+        for _ in range(dims - 1 - i):
+            factor = factor.unsqueeze(-1)
+        term = (term.unsqueeze(2 + i) * factor.unsqueeze(0)).sum(3 + i)  # k_i replaced by O_i
+    return term.sum(1)
 
 
 def add_coord_term_(out: Tensor, coord_weight: Tensor, factors: CoordFactors) -> Tensor:
@@ -210,12 +277,15 @@ def coord_conv(
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
     out = engine_conv(input, input_weight, bias, stride, pairs, dilation, 1, border)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
-    if 0 in sizes:  # an empty batch of empty images (the layers refuse them in a batch): no coordinates to add
+    # an empty batch of empty images (the layers refuse them in a batch): no coordinates to add;
+    # a tracer's symbolic sizes are not tested (a jit trace would keep the answer as a constant)
+    if _geometry.is_static(sizes) and 0 in sizes:
         return out
     padding = padding_of(border)  # what the coordinates read beyond the border
     # in the output's dtype, which differs from the input's under autocast
     factors = coord_factors(sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)
-    if border != "partial" and not with_r:
+    plain = is_plain_eager()  # the in-place forms only in plain eager calls, not under torch.func
+    if border != "partial" and not with_r and plain:
         return add_coord_term_(out, coord_weight, factors)
     term = coord_term(coord_weight[:, :dims].to(out.dtype), factors)
     if with_r:
@@ -225,4 +295,6 @@ def coord_conv(
         term = term * ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
     # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a
     # leading unit axis keeps autograd from reducing the gradient over it
+    if not plain:  # broadcast over any batch size, one the tracer may not know
+        return out + term.unsqueeze(0)
     return out.add_(term.unsqueeze(0) if out.shape[0] == 1 else term)

@@ -1,19 +1,31 @@
 """Padding arithmetic, one spatial axis at a time.
 
-Every function here is pure and works on plain ints, so the same rules serve 1-D, 2-D and 3-D
-layers: a layer resolves its padding axis by axis and only then builds tensors.
+Every function here is pure, so the same rules serve 1-D, 2-D and 3-D layers: a layer resolves its
+padding axis by axis and only then builds tensors. They work on plain ints, and the few that a
+traced call reaches also on the symbolic sizes of tracers (``torch.SymInt`` under
+``torch.export``/``torch.compile``, 0-dim tensors under ``torch.jit.trace``) without branching on
+them, so that a traced graph computes the padding from the input's size (:func:`is_static`,
+:func:`tap_positions`, :func:`tap_sources_of`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
 
 from padmods._typing import Pairs
 
 __all__ = [
+    "at_least",
     "conv_output_size",
+    "is_static",
     "resolve_padding",
+    "tap_positions",
     "tap_sources",
+    "tap_sources_of",
     "to_pad_arg",
     "valid_tap_counts",
 ]
@@ -27,9 +39,88 @@ def same_axis_padding(size: int, kernel: int, stride: int, dilation: int) -> tup
     depend on ``size`` and equals PyTorch's own ``padding='same'``.
     """
     span = dilation * (kernel - 1) + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + span - size, 0)
+    if stride == 1:  # the same for every size, symbolic ones included
+        total = max(span - 1, 0)
+        return total // 2, total - total // 2
+    # (ceil(size / stride) - 1) stride + span - size, written with a remainder in [0, stride), so that
+    # a tracer's range analysis bounds it by [span - stride, span - 1] for a symbolic size
+    total = span - stride + (-size) % stride
+    if span < stride:  # negative for some sizes
+        total = at_least(total, 0)
     return total // 2, total - total // 2
+
+
+#: What a static key holds besides ints: nothing a tracer makes symbolic.
+_STATIC_LEAVES = (int, float, str, torch.device, torch.dtype, type(None))
+
+
+def is_static(value: Any) -> bool:
+    """Whether ``value`` (nested tuples and lists of ints, strings, devices, ...) holds no tracer's symbolic size.
+
+    A leaf is static when it is one of these plain types. While :func:`torch.export` traces,
+    nothing is: under dynamo (``strict=True``) ``isinstance`` does not tell a symbolic size from an
+    int, so an exported graph always gets the branch-free forms, which are right for plain ints
+    too. ``torch.compile`` keeps the eager forms: there dynamo guards on the sizes and recompiles
+    (and inductor's backward of the gather forms crashes in torch 2.13).
+    """
+    if _is_exporting():
+        return False
+    if isinstance(value, (tuple, list)):
+        return all(is_static(item) for item in value)
+    return isinstance(value, _STATIC_LEAVES)
+
+
+def _is_exporting() -> bool:
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.6
+    return bool(is_exporting()) if is_exporting is not None else torch.compiler.is_compiling()
+
+
+def at_least(value: Any, low: int) -> Any:
+    """``max(value, low)`` for an int, a ``torch.SymInt`` or a 0-dim tensor, without branching on a symbolic value."""
+    if isinstance(value, Tensor):
+        return value.clamp(min=low)
+    if is_static(value):
+        return max(value, low)
+    return torch.sym_max(value, low)
+
+
+def tap_positions(
+    size: Any, kernel: int, stride: int, dilation: int, before: Any, after: Any, device: torch.device
+) -> Tensor:
+    """The input position that each tap of each output reads, as an ``(O, kernel)`` int64 tensor.
+
+    Output ``o`` reads ``o * stride - before + t * dilation`` (padded positions fall outside
+    ``[0, size)``). Built with tensor ops from ``size`` and the padding, which may be symbolic.
+    """
+    outputs = conv_output_size(size, kernel, stride, dilation, before, after)
+    starts = torch.arange(outputs, device=device) * stride - before
+    return starts.unsqueeze(-1) + torch.arange(kernel, device=device) * dilation
+
+
+def tap_sources_of(positions: Tensor, size: Any, mode: str) -> tuple[Tensor, Tensor]:
+    """Tensor form of :func:`tap_sources`: for ``positions``, the input index read and whether it is inside.
+
+    Returns ``(source, inside)``: ``source`` clamped into ``[0, size)`` for ``'zeros'`` (where
+    ``inside`` is false it reads a zero), and ``inside`` true everywhere for the copying modes.
+    """
+    # the size as a 0-dim tensor: the ONNX exporter has no remainder by a symbolic scalar
+    size = positions.new_zeros(()) + size
+    if mode == "zeros":
+        inside = (positions >= 0) & (positions < size)
+        return positions.clamp(min=0).minimum(size - 1), inside
+    if mode == "replicate":
+        source = positions.clamp(min=0).minimum(size - 1)
+    elif mode == "circular":
+        source = positions.remainder(size)
+    elif mode == "reflect":  # period 2 (size - 1)
+        phase = positions.remainder(at_least(2 * size - 2, 1))
+        source = torch.where(phase < size, phase, 2 * size - 2 - phase)
+    elif mode == "symmetric":  # period 2 size
+        phase = positions.remainder(2 * size)
+        source = torch.where(phase < size, phase, 2 * size - 1 - phase)
+    else:
+        raise ValueError(f"tap_sources_of: mode must be zeros, replicate, circular, reflect or symmetric, got {mode!r}")
+    return source, torch.ones_like(positions, dtype=torch.bool)
 
 
 def resolve_padding(

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from padmods._conv import border_conv
+from padmods._trace import constant_checks, is_plain_eager
 from padmods._typing import Pairs
 
 __all__ = ["masked_partial_conv"]
@@ -78,7 +79,8 @@ def masked_partial_conv(
     """
     out_channels = weight.shape[0]
     kernel = tuple(weight.shape[2:])
-    per_channel = mask.shape[1] != 1
+    with constant_checks():  # the mask's layout is a constant of a jit trace
+        per_channel = bool(mask.shape[1] != 1)
     wide = torch.promote_types(input.dtype, torch.float32)  # float16/bfloat16 rescaled in float32
     real = torch.float64 if wide in (torch.float64, torch.complex128) else torch.float32
 
@@ -99,7 +101,12 @@ def masked_partial_conv(
             ratio = ratio.repeat_interleave(per_group, dim=1)
         valid = valid.repeat_interleave(per_group, dim=1)  # (N, C_out, *out)
 
-    out = raw.to(wide).mul_(ratio)  # raw is the convolution's fresh output (its backward needs none)
-    if bias is not None:
-        out = out.addcmul_(bias.to(wide).view(1, -1, *[1] * len(kernel)), valid.to(real))
+    if is_plain_eager():  # raw is the convolution's fresh output (its backward needs none)
+        out = raw.to(wide).mul_(ratio)
+        if bias is not None:
+            out = out.addcmul_(bias.to(wide).view(1, -1, *[1] * len(kernel)), valid.to(real))
+    else:  # torch.func transforms may batch the mask but not the output: out of place
+        out = raw.to(wide) * ratio
+        if bias is not None:
+            out = torch.addcmul(out, bias.to(wide).view(1, -1, *[1] * len(kernel)), valid.to(real))
     return out.to(input.dtype), valid.to(mask.dtype)

@@ -7,7 +7,7 @@ cached per geometry, device and dtype.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -15,6 +15,7 @@ from torch import Tensor
 from padmods import _geometry
 from padmods._cache import cached
 from padmods._conv import border_conv, conv
+from padmods._trace import is_plain_eager
 from padmods._typing import Pairs
 
 __all__ = ["partial_conv", "ratio_axes", "ratio_map"]
@@ -35,7 +36,27 @@ def ratio_axes(
     return factors
 
 
-@cached(maxsize=32)
+def _symbolic_ratio_map(
+    sizes: tuple[Any, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pairs: Pairs,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Tensor:
+    """:func:`ratio_map` built with tensor ops, for sizes and padding that may be a tracer's symbols."""
+    out: Optional[Tensor] = None
+    for n, k, s, d, (before, after) in zip(sizes, kernel, stride, dilation, pairs, strict=True):
+        positions = _geometry.tap_positions(n, k, s, d, before, after, device)
+        counts = ((positions >= 0) & (positions < n)).sum(-1).to(torch.float64)
+        factor = torch.where(counts > 0, k / counts.clamp(min=1), 0.0)
+        out = factor if out is None else out.unsqueeze(-1) * factor
+    assert out is not None
+    return out.to(dtype)
+
+
+@cached(maxsize=32, symbolic=_symbolic_ratio_map)
 def ratio_map(
     sizes: tuple[int, ...],
     kernel: tuple[int, ...],
@@ -69,17 +90,21 @@ def partial_conv(
     backward does not need it): on CPU a new output-sized tensor costs more than a pass over one.
     Without autograd it is one fused ``addcmul`` pass; with autograd a ``mul_`` and an ``add_``
     (whose backward is the one output-sized product any rescaling needs), which may round a
-    border output differently by one unit in the last place. Traced graphs fuse it themselves.
+    border output differently by one unit in the last place. Traced graphs fuse it themselves, and
+    under ``torch.func`` transforms or forward-mode AD it is out of place (no ``out=`` form has a
+    batching or forward-mode rule), as in any call that is not plain eager
+    (:func:`padmods._trace.is_plain_eager`).
     """
-    if not any(p for pair in pairs for p in pair):  # no border: plain convolution
+    if _geometry.is_static(pairs) and not any(p for pair in pairs for p in pair):  # no border: plain convolution
         return conv(input, weight, bias, stride, (0,) * len(pairs), dilation, groups)
     out = border_conv(input, weight, None, stride, pairs, dilation, groups, "zeros")
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
     ratio = ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
+    plain = is_plain_eager()
     if bias is None:
-        return out.mul_(ratio)
+        return out.mul_(ratio) if plain else out * ratio
     bias = bias.view(1, -1, *[1] * len(pairs))
-    if torch.compiler.is_compiling():
+    if not plain:
         return torch.addcmul(bias, out, ratio)
     if not (out.requires_grad or bias.requires_grad):
         return torch.addcmul(bias, out, ratio, out=out)

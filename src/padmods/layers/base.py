@@ -11,6 +11,7 @@ from torch.nn.modules.conv import _ConvNd
 from padmods import _checks, _geometry
 from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad
 from padmods._engine import ENGINE_BORDERS, engine_conv, padding_of
+from padmods._trace import constant_checks
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 from padmods.registry import TORCH_CONVS
 
@@ -221,8 +222,15 @@ class PaddedConvNd(_ConvNd):
 
     # ---- the hook of nn.Conv1d, nn.Conv2d and nn.Conv3d ------------------------------------------
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        if isinstance(input, torch.fx.Proxy):
+            # torch.fx.symbolic_trace: the layer becomes one call_function node that runs this
+            # method on real tensors (the parameters come in as get_attr nodes), as torch's
+            # convolutions become one node; its size-dependent padding and checks cannot run on proxies
+            proxy: Tensor = input.tracer.create_proxy("call_function", self._conv_forward, (input, weight, bias), {})
+            return proxy
         dims = self._spatial_dims
-        self._check_operands(input, weight, bias)
+        with constant_checks():  # jit.trace: the shape checks are constants of the trace
+            self._check_operands(input, weight, bias)
         if input.dim() == dims + 1:
             return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
         return self._padded_forward(input, weight, bias, self._pairs_for(input))
@@ -241,7 +249,8 @@ class PaddedConvNd(_ConvNd):
         """The layer's padding resolved for a batched ``input``, checked against its size."""
         sizes = tuple(input.shape[2:])
         pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
-        self.check_padding(pairs, sizes, self)
+        if _geometry.is_static((sizes, pairs)):  # a tracer's symbolic sizes are checked at run time by torch
+            self.check_padding(pairs, sizes, self)
         return pairs
 
     def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:

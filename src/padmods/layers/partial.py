@@ -8,6 +8,7 @@ from torch import Tensor
 
 from padmods import _checks
 from padmods._masked import masked_partial_conv
+from padmods._trace import constant_checks
 from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d, PaddedConvNd, format_doc
 from padmods.registry import register
 
@@ -52,8 +53,9 @@ class PartialConvNd(PaddedConvNd):
 
     def _masked_forward(self, input: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         dims = self._spatial_dims
-        self._check_operands(input, self.weight, self.bias)
-        _checks.check_mask(mask, input, dims, self)
+        with constant_checks():  # jit.trace: the layout checks are constants of the trace
+            self._check_operands(input, self.weight, self.bias)
+            _checks.check_mask(mask, input, dims, self)
         batched = input.dim() == dims + 2
         if not batched:
             input, mask = input.unsqueeze(0), mask.unsqueeze(0)

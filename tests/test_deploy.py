@@ -112,6 +112,40 @@ def test_export_same_stride2_pads_each_size_as_eager():
     assert_close(program.module()(x), layer(x))
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["nonstrict", "strict"])
+@pytest.mark.parametrize(
+    ("mode", "smallest"),
+    [("reflect", 4), ("circular", 3), (("reflect", "zeros"), 4), (("zeros", "circular"), 1)],
+    ids=str,
+)
+def test_export_refuses_sizes_the_padding_cannot_fit(mode, smallest, strict):
+    """Padding 3 needs a height of at least 4 to reflect and 3 to wrap: the exported program knows it.
+
+    A declared range that reaches below that is refused at export with torch's suggested fix, and
+    the program exported with the right range refuses a smaller input at run time, as the eager
+    layer does, instead of wrapping indices around.
+    """
+    layer = padmods.create(mode, 1, 1, 7, padding=3)
+    example = torch.randn(2, 1, 16, 16)
+
+    def export(low):
+        shapes = {2: Dim("height", min=low, max=256), 3: Dim("width", min=8, max=256)}
+        return torch.export.export(layer, (example,), dynamic_shapes=(shapes,), strict=strict)
+
+    if smallest > 2:
+        with pytest.raises(torch._dynamo.exc.UserError, match=rf"Dim\('height', min={smallest}"):
+            export(2)
+    program = export(smallest).module()
+    x = torch.randn(2, 1, smallest, 9)
+    assert_close(program(x), layer(x))
+    if smallest > 2:
+        too_small = torch.randn(2, 1, smallest - 1, 9)
+        with pytest.raises(ValueError, match="padding of \\(3, 3\\) along the height"):
+            layer(too_small)
+        with pytest.raises((AssertionError, RuntimeError), match="height|size"):
+            program(too_small)
+
+
 @pytest.mark.deploy("torch.export")
 @pytest.mark.parametrize(("pad", "with_r"), [("partial", True), ("reflect", False), (("zeros", "circular"), True)])
 def test_export_coord_variants_with_dynamic_sizes(pad, with_r):

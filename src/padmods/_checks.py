@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from padmods import _geometry
 from padmods._trace import is_plain_eager
 from padmods._typing import Pairs
 
@@ -227,6 +228,9 @@ def check_padding_fits(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequenc
     Raises:
         ValueError: The padding does not fit; the message names the caller, the padding and the size.
     """
+    if not _geometry.is_static((pairs, tuple(sizes))):
+        _check_fits_at_run_time(mode, pairs, sizes)
+        return
     if mode == "spherical":
         if sizes[-1] % 2 and any(pairs[0]):  # only rows past a pole need the opposite meridian
             raise ValueError(
@@ -305,3 +309,21 @@ def check_mask(mask: Any, input: Tensor, dims: int, where: object) -> None:
                 f"{describe(where)} expects a mask of 0s and 1s (1 marks a valid pixel), "
                 f"got the value {mask[wrong].flatten()[0].item()!r} among others"
             )
+
+
+def _check_fits_at_run_time(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequence[Any]) -> None:
+    """:func:`check_padding_fits` for a tracer's symbolic sizes: ``torch._check`` puts each rule in the graph.
+
+    ``torch.export`` then refuses a declared size range that reaches below what the padding needs
+    (suggesting the ``Dim`` that fits), and the exported program refuses a smaller input at run
+    time, as the eager layer does, instead of wrapping indices around. The rules kept are those
+    that tell a wrong result from a right one: reflection smaller than the axis, circular and
+    spherical wrapping at most the axis. (No message: dynamo cannot trace one that names the layer.)
+    """
+    modes = mode if isinstance(mode, tuple) else (mode,) * len(sizes)
+    for (before, after), size, axis_mode in zip(pairs, sizes, modes, strict=True):
+        largest = torch.sym_max(before, after)
+        if axis_mode == "reflect":
+            torch._check(largest < size)
+        elif axis_mode in ("circular", "spherical"):
+            torch._check(largest <= size)

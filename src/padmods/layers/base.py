@@ -249,7 +249,8 @@ class PaddedConvNd(_ConvNd):
         """The layer's padding resolved for a batched ``input``, checked against its size."""
         sizes = tuple(input.shape[2:])
         pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
-        if _geometry.is_static((sizes, pairs)):  # a tracer's symbolic sizes are checked at run time by torch
+        if _geometry.is_static((sizes, pairs)) or torch.compiler.is_compiling():
+            # compile and export: the built-in borders turn their checks into run-time asserts of the graph
             self.check_padding(pairs, sizes, self)
         return pairs
 

@@ -115,7 +115,7 @@ def test_export_same_stride2_pads_each_size_as_eager():
 @pytest.mark.parametrize("strict", [False, True], ids=["nonstrict", "strict"])
 @pytest.mark.parametrize(
     ("mode", "smallest"),
-    [("reflect", 4), ("circular", 3), (("reflect", "zeros"), 4), (("zeros", "circular"), 1)],
+    [("reflect", 4), ("circular", 3), ("spherical", 3), (("reflect", "zeros"), 4), (("zeros", "circular"), 1)],
     ids=str,
 )
 def test_export_refuses_sizes_the_padding_cannot_fit(mode, smallest, strict):
@@ -127,19 +127,23 @@ def test_export_refuses_sizes_the_padding_cannot_fit(mode, smallest, strict):
     """
     layer = padmods.create(mode, 1, 1, 7, padding=3)
     example = torch.randn(2, 1, 16, 16)
+    if mode == "spherical":  # and an even width, whatever the height
+        with pytest.raises(torch._dynamo.exc.UserError, match="Constraints violated"):
+            torch.export.export(layer, (example,), dynamic_shapes=({3: Dim("width", min=8, max=256)},), strict=strict)
 
     def export(low):
-        shapes = {2: Dim("height", min=low, max=256), 3: Dim("width", min=8, max=256)}
+        width = 2 * Dim("half_width", min=4, max=128) if mode == "spherical" else Dim("width", min=8, max=256)
+        shapes = {2: Dim("height", min=low, max=256), 3: width}
         return torch.export.export(layer, (example,), dynamic_shapes=(shapes,), strict=strict)
 
     if smallest > 2:
         with pytest.raises(torch._dynamo.exc.UserError, match=rf"Dim\('height', min={smallest}"):
             export(2)
     program = export(smallest).module()
-    x = torch.randn(2, 1, smallest, 9)
+    x = torch.randn(2, 1, smallest, 10)
     assert_close(program(x), layer(x))
     if smallest > 2:
-        too_small = torch.randn(2, 1, smallest - 1, 9)
+        too_small = torch.randn(2, 1, smallest - 1, 10)
         with pytest.raises(ValueError, match="padding of \\(3, 3\\) along the height"):
             layer(too_small)
         with pytest.raises((AssertionError, RuntimeError), match="height|size"):

@@ -318,8 +318,11 @@ def _check_fits_at_run_time(mode: str | tuple[str, ...], pairs: Pairs, sizes: Se
     (suggesting the ``Dim`` that fits), and the exported program refuses a smaller input at run
     time, as the eager layer does, instead of wrapping indices around. The rules kept are those
     that tell a wrong result from a right one: reflection smaller than the axis, circular and
-    spherical wrapping at most the axis. (No message: dynamo cannot trace one that names the layer.)
+    spherical wrapping at most the axis, and spherical's even width. (No message: dynamo cannot
+    trace one that names the layer.)
     """
+    if mode == "spherical" and not (_geometry.is_static(pairs[0]) and not any(pairs[0])):
+        torch._check(sizes[-1] % 2 == 0)  # rows past a pole take the opposite meridian: half the width away
     modes = mode if isinstance(mode, tuple) else (mode,) * len(sizes)
     for (before, after), size, axis_mode in zip(pairs, sizes, modes, strict=True):
         largest = torch.sym_max(before, after)

@@ -20,7 +20,7 @@ from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
 from padmods._typing import Pairs
-from padmods.conversion.adapters import adapted_settings, adapter_for, overrides_forward
+from padmods.conversion.adapters import plain_overrides
 from padmods.registry import conv_dims
 
 __all__ = ["LayerPadding", "PaddingReport", "axis_padding_use", "padding_report", "suggest_sizes"]
@@ -161,16 +161,12 @@ def _pairs_text(pairs: Pairs) -> str:
 
 def _layer_padding(conv: _ConvNd, name: str, sizes: tuple[int, ...]) -> Optional[LayerPadding]:
     """The row of ``conv`` for an input of spatial ``sizes``; ``None`` when its padding is unknown."""
-    padding: Any = conv.padding
-    stride, dilation = tuple(conv.stride), tuple(conv.dilation)
-    if overrides_forward(conv) and not hasattr(type(conv), "from_conv"):
-        adapter = adapter_for(conv)
-        settings = adapted_settings(conv, adapter, repr(name)) if adapter is not None else None
-        if settings is None:
-            return None
-        padding = settings.get("padding", padding)
-        stride = _checks.as_tuple("stride", settings.get("stride", stride), len(sizes))
-        dilation = _checks.as_tuple("dilation", settings.get("dilation", dilation), len(sizes))
+    overrides = plain_overrides(conv, repr(name))
+    if isinstance(overrides, str):
+        return None
+    padding: Any = overrides.get("padding", conv.padding)
+    stride = tuple(overrides.get("stride", conv.stride))
+    dilation = tuple(overrides.get("dilation", conv.dilation))
     spec = padding if isinstance(padding, str) else _checks.parse_padding(tuple(padding), len(sizes))
     kernel = tuple(conv.kernel_size)
     pairs = _geometry.resolve_padding(spec, sizes, kernel, stride, dilation)

@@ -10,12 +10,11 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.lazy import LazyModuleMixin
 
-from padmods import _checks, registry
+from padmods import registry
 from padmods.conversion._walk import plan_replacements
-from padmods.conversion.adapters import adapted_settings, adapter_for, overrides_forward
+from padmods.conversion.adapters import plain_overrides
 from padmods.conversion.carry import CannotCarry, carry, copy_model
 from padmods.conversion.record import ConversionReport, ConversionWarning, Replaced, Skipped
-from padmods.layers.base import PaddedConvNd
 
 __all__ = ["ConvFilter", "convert"]
 
@@ -27,38 +26,13 @@ def _where(name: str) -> str:
     return "the model itself" if not name else repr(name)
 
 
-def _is_padding_layer(conv: nn.Module) -> bool:
-    """A padmods layer, or a class some mode is registered with: its padding is its mode's to replace."""
-    cls = type(conv)
-    return isinstance(conv, PaddedConvNd) or any(cls in by_dim.values() for by_dim in registry.modes.values())
-
-
 def _refusal(conv: _ConvNd, cls: type[nn.Module], name: str) -> tuple[Optional[str], dict[str, Any]]:
     """Why ``cls`` cannot replace ``conv`` (or ``None``), and the settings an adapter gives ``conv``."""
-    settings: dict[str, Any] = {}
-    if not _is_padding_layer(conv) and overrides_forward(conv):
-        adapter = adapter_for(conv)
-        if adapter is None:
-            return (
-                f"{type(conv).__name__} overrides forward, so padmods cannot tell what it computes; "
-                "teach convert with padmods.conversion.register_adapter",
-                settings,
-            )
-        adapted = adapted_settings(conv, adapter, _where(name))
-        if adapted is None:
-            return f"the adapter of {type(conv).__name__} found no plain convolution that computes the same", settings
-        settings = adapted
+    overrides = plain_overrides(conv, _where(name))
+    if isinstance(overrides, str):
+        return overrides, {}
     refusal = getattr(cls, "conversion_refusal", None)
-    reason = refusal(conv) if refusal is not None else None
-    return reason, settings
-
-
-def _apply_settings(layer: _ConvNd, settings: dict[str, Any], dims: int) -> None:
-    if "padding" in settings:
-        layer.padding = _checks.parse_padding(settings["padding"], dims)
-    for key in ("stride", "dilation"):
-        if key in settings:
-            setattr(layer, key, _checks.as_tuple(key, settings[key], dims))
+    return (refusal(conv) if refusal is not None else None), overrides
 
 
 @overload
@@ -205,7 +179,8 @@ def convert(
             new: _ConvNd = cls.from_conv(conv, share_parameters=True, **extra, **kwargs)
         except ValueError as error:
             raise ValueError(f"cannot convert {_where(name)} ({type(conv).__name__}): {error}") from None
-        _apply_settings(new, settings, dims)
+        for key, value in settings.items():  # what an adapter says the subclass really computes with
+            setattr(new, key, value)
         try:
             carried = carry(conv, new, dims)
         except CannotCarry as error:

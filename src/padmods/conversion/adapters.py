@@ -27,9 +27,19 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.parametrize import type_before_parametrizations
 
-from padmods.registry import TORCH_CONVS
+from padmods import _checks
+from padmods.layers.base import PaddedConvNd
+from padmods.registry import TORCH_CONVS, conv_dims, modes
 
-__all__ = ["ADAPTABLE_SETTINGS", "Adapter", "adapter_for", "overrides_forward", "register_adapter"]
+__all__ = [
+    "ADAPTABLE_SETTINGS",
+    "Adapter",
+    "adapter_for",
+    "is_padding_layer",
+    "overrides_forward",
+    "plain_overrides",
+    "register_adapter",
+]
 
 #: ``adapter(conv) -> settings``: the ``nn.Conv2d`` settings under which a plain convolution with the
 #: parameters of ``conv`` computes what ``conv`` does, or ``None`` if there are none.
@@ -91,18 +101,46 @@ def overrides_forward(conv: nn.Module) -> bool:
     return any(getattr(cls, name) is not getattr(torch_conv, name) for name in ("forward", "_conv_forward"))
 
 
-def adapted_settings(conv: _ConvNd, adapter: Adapter, where: str) -> Optional[dict[str, Any]]:
-    """Call ``adapter`` on ``conv`` and check what it returns; ``where`` names the layer in errors."""
+def is_padding_layer(conv: nn.Module) -> bool:
+    """A padmods layer, or a class some mode is registered with: its padding is its mode's to replace."""
+    cls = type_before_parametrizations(conv)
+    return issubclass(cls, PaddedConvNd) or any(cls in by_dim.values() for by_dim in modes.values())
+
+
+def plain_overrides(conv: _ConvNd, where: str) -> Union[dict[str, Any], str]:
+    """The settings that make a plain convolution with the parameters of ``conv`` compute what it does.
+
+    Returns the adapter's settings, checked and normalised (``padding`` parsed, ``stride`` and
+    ``dilation`` one int per axis), to apply over those of ``conv``: none for a convolution that
+    computes the ``nn.ConvNd`` way, or a padding layer whose padding is its mode's. A string says
+    why padmods cannot tell what ``conv`` computes. ``where`` names the layer in errors.
+
+    Raises:
+        ValueError: The adapter returned a setting it may not give.
+    """
+    if is_padding_layer(conv) or not overrides_forward(conv):
+        return {}
+    name = type(conv).__name__
+    adapter = adapter_for(conv)
+    if adapter is None:
+        return (
+            f"{name} overrides forward, so padmods cannot tell what it computes; teach convert with "
+            "padmods.conversion.register_adapter"
+        )
     settings = adapter(conv)
     if settings is None:
-        return None
+        return f"the adapter of {name} found no plain convolution that computes the same"
     unknown = set(settings) - ADAPTABLE_SETTINGS
     if unknown:
         raise ValueError(
-            f"the adapter of {type(conv).__name__} for {where} returned {sorted(unknown)}; an adapter "
-            f"gives only {sorted(ADAPTABLE_SETTINGS)}"
+            f"the adapter of {name} for {where} returned {sorted(unknown)}; an adapter gives only "
+            f"{sorted(ADAPTABLE_SETTINGS)}"
         )
-    return dict(settings)
+    dims = conv_dims(conv)
+    return {
+        key: _checks.parse_padding(value, dims) if key == "padding" else _checks.as_tuple(key, value, dims)
+        for key, value in settings.items()
+    }
 
 
 def _tf_same(conv: _ConvNd) -> Mapping[str, Any]:

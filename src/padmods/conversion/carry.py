@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils import parametrize
 
+from padmods.conversion.adapters import is_padding_layer
 from padmods.registry import TORCH_CONVS
 
 __all__ = ["CannotCarry", "Source", "carry", "copy_model", "restore", "source_of"]
@@ -71,7 +72,7 @@ def _extra_attributes(conv: _ConvNd, dims: int) -> tuple[str, ...]:
     source = source_of(conv)
     if source is not None:
         return source.attributes
-    if getattr(type(conv), "from_conv", None) is not None:  # a padmods layer: its attributes are its mode's
+    if is_padding_layer(conv):  # its attributes are its mode's
         return ()
     standard = _standard_attributes(dims)
     return tuple(

@@ -34,7 +34,7 @@ import padmods
 from padmods.analysis import conv_stack, impact_map, position_leak
 from padmods.analysis.impact import ImpactOverflowWarning
 from padmods.analysis.position import PositionLeakResult
-from padmods.cli_report import add_parser as _add_report_parser
+from padmods.cli_report import input_shape as _input_shape
 from padmods.cli_report import report_command as _report_command
 
 __all__ = ["main"]
@@ -137,7 +137,18 @@ def _build_parser() -> _Parser:
     impact.add_argument("--json", action="store_true", help=json_help)
     impact.add_argument("--plot", metavar="FILE", help=plot_help)
 
-    _add_report_parser(commands)
+    report = commands.add_parser(
+        "report",
+        help="which padding each convolution of a model reads, and which it drops",
+        description="Run MODEL once on zeros of --input-shape and list each convolution's padding: "
+        "what its outputs read, and what they never read (a blind spot).",
+    )
+    report.add_argument("model", metavar="MODEL", help="module:attribute or module:factory()")
+    report.add_argument("--input-shape", type=_input_shape, required=True, metavar="N,C,H,W", help="the input's shape")
+    report.add_argument(
+        "--suggest", type=_positive_int, metavar="N", help="also name the N nearest sizes per axis that drop no padding"
+    )
+    report.add_argument("--json", action="store_true", help=json_help)
     return parser
 
 

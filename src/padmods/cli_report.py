@@ -21,10 +21,11 @@ from torch import nn
 
 from padmods.analysis import padding_report, suggest_sizes
 
-__all__ = ["add_parser", "load_model", "report_command"]
+__all__ = ["input_shape", "load_model", "report_command"]
 
 
-def _shape(text: str) -> tuple[int, ...]:
+def input_shape(text: str) -> tuple[int, ...]:
+    """The ``--input-shape`` argument: ``N,C`` and at least one spatial size, all positive."""
     try:
         shape = tuple(int(part) for part in text.split(","))
     except ValueError:
@@ -32,28 +33,6 @@ def _shape(text: str) -> tuple[int, ...]:
     if len(shape) < 3 or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"expected N,C and at least one spatial size, all positive, got {text!r}")
     return shape
-
-
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
-
-
-def add_parser(commands: Any) -> None:
-    """Add the ``report`` subcommand to the ``padmods`` parser's subcommands."""
-    report = commands.add_parser(
-        "report",
-        help="which padding each convolution of a model reads, and which it drops",
-        description="Run MODEL once on zeros of --input-shape and list each convolution's padding: "
-        "what its outputs read, and what they never read (a blind spot).",
-    )
-    report.add_argument("model", metavar="MODEL", help="module:attribute or module:factory()")
-    report.add_argument("--input-shape", type=_shape, required=True, metavar="N,C,H,W", help="the input's shape")
-    report.add_argument(
-        "--suggest", type=_count, metavar="N", help="also name the N nearest sizes per axis that drop no padding"
-    )
-    report.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
 
 def load_model(spec: str) -> nn.Module:

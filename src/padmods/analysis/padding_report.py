@@ -177,12 +177,18 @@ def _layer_padding(conv: _ConvNd, name: str, sizes: tuple[int, ...]) -> Optional
     return LayerPadding(name, type(conv).__name__, sizes, pairs, used)
 
 
+def _checked_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(_checks.check_int("every size of input_shape", size, 1) for size in input_shape)
+    if len(shape) < 3:
+        raise ValueError(f"input_shape is (N, C, *spatial) with positive sizes, got {tuple(input_shape)}")
+    return shape
+
+
 def _example(model: nn.Module, input: Union[Tensor, Sequence[int]]) -> Tensor:
+    """``input`` itself, or zeros of that shape with the dtype and device of the model's parameters."""
     if isinstance(input, Tensor):
         return input
-    shape = tuple(_checks.check_int("every size of input_shape", size, 1) for size in input)
-    if len(shape) < 3:
-        raise ValueError(f"input_shape is (N, C, *spatial) with positive sizes, got {tuple(input)}")
+    shape = _checked_shape(input)
     reference = next(itertools.chain(model.parameters(), model.buffers()), None)
     dtype = reference.dtype if reference is not None and reference.is_floating_point() else torch.get_default_dtype()
     device = reference.device if reference is not None else None
@@ -279,7 +285,7 @@ def suggest_sizes(
     """
     count = _checks.check_count("count", count)
     max_distance = _checks.check_int("max_distance", max_distance, 0)
-    shape = tuple(_example(model, input_shape).shape)
+    shape = _checked_shape(input_shape)
     spatial = len(shape) - 2
     suggestions = []
     for axis in range(spatial):

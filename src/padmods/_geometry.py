@@ -63,16 +63,26 @@ def is_static(value: Any) -> bool:
     too. ``torch.compile`` keeps the eager forms: there dynamo guards on the sizes and recompiles
     (and inductor's backward of the gather forms crashes in torch 2.13).
     """
-    if _is_exporting():
-        return False
-    if isinstance(value, (tuple, list)):
-        return all(is_static(item) for item in value)
-    return isinstance(value, _STATIC_LEAVES)
+    return not _is_exporting() and _holds_plain_values(value)
+
+
+def _holds_plain_values(value: Any) -> bool:
+    if not isinstance(value, (tuple, list)):
+        return isinstance(value, _STATIC_LEAVES)
+    for item in value:  # a loop, not all() over a generator: several calls in every forward
+        if isinstance(item, (tuple, list)):
+            if not _holds_plain_values(item):
+                return False
+        elif not isinstance(item, _STATIC_LEAVES):
+            return False
+    return True
+
+
+_torch_is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.6
 
 
 def _is_exporting() -> bool:
-    is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.6
-    return bool(is_exporting()) if is_exporting is not None else torch.compiler.is_compiling()
+    return bool(_torch_is_exporting()) if _torch_is_exporting is not None else torch.compiler.is_compiling()
 
 
 def at_least(value: Any, low: int) -> Any:

@@ -44,16 +44,22 @@ def is_plain_eager() -> bool:
     )
 
 
-@contextlib.contextmanager
-def constant_checks() -> Iterator[None]:
+#: What :func:`constant_checks` gives outside a trace: one shared do-nothing context.
+_UNCHANGED = contextlib.nullcontext()
+
+
+def constant_checks() -> contextlib.AbstractContextManager[None]:
     """Run argument checks whose values are constant in a ``torch.jit.trace`` without its ``TracerWarning``.
 
     Under ``torch.jit.trace`` shapes are traced tensors, and comparing them warns that the trace
     keeps the result as a constant; for a layer's channel count, rank and mask layout it should.
+    Outside a trace (every eager forward) it is a shared no-op, not a new generator each call.
     """
-    if not torch.jit.is_tracing():
-        yield
-        return
+    return _silenced_tracer_warnings() if torch.jit.is_tracing() else _UNCHANGED
+
+
+@contextlib.contextmanager
+def _silenced_tracer_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         yield

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -180,6 +181,7 @@ def environment(args: argparse.Namespace, device: torch.device) -> dict[str, Any
         "command": " ".join(sys.argv),
         "torch": torch.__version__,
         "padmods": padmods.__version__,
+        "commit": _commit(),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "processor": _cpu_name(),
@@ -194,6 +196,19 @@ def environment(args: argparse.Namespace, device: torch.device) -> dict[str, Any
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
+
+
+def _commit() -> str | None:
+    """The git commit of the working tree (``+dirty`` with uncommitted changes), or ``None`` outside git."""
+    import subprocess
+
+    try:
+        run = functools.partial(subprocess.run, capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
+        commit = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
+        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 def _cpu_name() -> str:

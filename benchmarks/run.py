@@ -78,7 +78,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--experiment", choices=("layers", "impact", "paths"), default="layers", help="what to measure")
+    parser.add_argument(
+        "--experiment", choices=("layers", "impact", "paths", "models"), default="layers", help="what to measure"
+    )
     parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated modes (default: all six)")
     parser.add_argument("--shapes", default="ABCD", help="shape letters, e.g. 'AC' (default: ABCD)")
     parser.add_argument(
@@ -107,6 +109,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=("system", "keep"),
         default="system",
         help="'keep': glibc keeps freed memory mapped (no page faults from reallocating; see keep_freed_memory)",
+    )
+    parser.add_argument(
+        "--models", default="resnet,mobilenet,unet", help="--experiment models: comma-separated model shapes"
+    )
+    parser.add_argument(
+        "--modes", default=None, help="--experiment models: comma-separated modes (default: all, torch's included)"
+    )
+    parser.add_argument("--works", default="train,infer", help="--experiment models: train and/or infer")
+    parser.add_argument(
+        "--channels-last", action="store_true", help="--experiment models: channels_last models and input"
     )
     parser.add_argument("--json", default=str(HERE / "results" / "results.json"), help="where to write JSON results")
     parser.add_argument("--rst", default=None, help="also write the table as reST list-tables to this path")
@@ -144,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
         write_json(args.json, {"environment": env, "paths": paths})
         return 0
+    if args.experiment == "models":
+        return _run_models(args, device)
     layers = split_commas(args.layers)
     unknown = [layer for layer in layers if layer not in LAYERS]
     if unknown:
@@ -181,6 +195,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.rst}")
     misses = [row for row in rows if verdict(row) == "MISS"]
     print(f"targets: {sum(verdict(r) == 'ok' for r in rows)} met, {len(misses)} missed")
+    return 0
+
+
+def _run_models(args: argparse.Namespace, device: torch.device) -> int:
+    """``--experiment models``: whole converted models against the plain model (``models.py``)."""
+    from models import MODES, rst_table, run_models
+
+    if device.type != "cpu":
+        raise SystemExit("--experiment models times the CPU; run it without --device")
+    modes = split_commas(args.modes) if args.modes else list(MODES)
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown:
+        raise SystemExit(f"--modes takes {list(MODES)}, got {unknown}")
+    env = environment(args, device)
+    print(f"padmods {env['padmods']}, torch {env['torch']}, {env['processor']}, {env['threads']} threads, cpu")
+    rows = run_models(
+        models=split_commas(args.models),
+        modes=modes,
+        works=split_commas(args.works),
+        rounds=args.rounds,
+        block=max(args.block, 0.2),
+        channels_last=args.channels_last,
+    )
+    env["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    write_json(args.json, {"environment": env, "models": rows})
+    table = rst_table(rows, modes)
+    print()
+    print(table)
+    if args.rst:
+        Path(args.rst).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.rst).write_text(table + "\n")
+        print(f"wrote {args.rst}")
     return 0
 
 

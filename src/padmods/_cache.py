@@ -41,6 +41,13 @@ class _Cached(Generic[T]):
         except TypeError:  # unhashable key; if the build itself raised TypeError, it raises again here
             return self.build(*key)
 
+    def eager(self, *key: Any) -> T:
+        """The value for a plain eager call whose key holds only plain values: no tracer to ask about."""
+        try:
+            return self._cache(*key)
+        except TypeError:  # unhashable key
+            return self.build(*key)
+
     def cache_info(self) -> Any:
         """The hit, miss and size counts of :func:`functools.lru_cache`."""
         return self._cache.cache_info()

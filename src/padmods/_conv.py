@@ -16,11 +16,22 @@ from torch import Tensor
 
 from padmods import _geometry
 from padmods._axis_pad import AXIS_MODES, concat_pad, gather_pad, gather_spherical_pad, spherical_pad
-from padmods._border_pad import border_pad
-from padmods._trace import is_tracing
+from padmods._border_pad import axis_modes, border_pad, fits_one_pass
+from padmods._trace import is_plain_eager, is_tracing
 from padmods._typing import Pairs
 
-__all__ = ["BORDERS", "PAD_MODES", "TORCH_PAD_MODES", "Border", "border_conv", "conv", "conv_operands", "explicit_pad"]
+__all__ = [
+    "BORDERS",
+    "PAD_MODES",
+    "TORCH_PAD_MODES",
+    "Border",
+    "border_conv",
+    "conv",
+    "conv_operands",
+    "eager_pad",
+    "explicit_pad",
+    "is_zeros",
+]
 
 #: Border modes that :func:`torch.nn.functional.pad` implements; ``'zeros'`` is torch's conv name.
 TORCH_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -38,11 +49,6 @@ Border = Union[str, tuple[str, ...]]
 
 _CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
-#: Smallest input (elements) whose CPU circular padding gets :func:`border_pad`'s backward: torch's
-#: takes 2.5-5x longer forward + backward (10.6 against 2.1 ms at 8x64x56x56, 0.83 against 0.34 ms
-#: at 3x224x224); below about 4k elements the extra Python of the fold costs more.
-_BORDER_PAD_MIN_ELEMENTS = 1 << 12
-
 
 def conv(
     input: Tensor,
@@ -52,6 +58,8 @@ def conv(
     padding: tuple[int, ...] | int,
     dilation: tuple[int, ...],
     groups: int,
+    *,
+    eager: bool = False,
 ) -> Tensor:
     """``F.conv1d``/``conv2d``/``conv3d`` by the weight's rank on a batched input.
 
@@ -62,8 +70,9 @@ def conv(
     kernel; autograd sums the gradients of the expanded kernel and bias. Traced graphs
     (:func:`padmods._trace.is_tracing`: ``torch.compile``, ``torch.export``, ``torch.jit.trace``,
     FX) keep the plain call: ``groups`` would bake the example's batch size into the graph.
+    ``eager=True`` says that the caller knows this to be a plain eager call (no tracer asked).
     """
-    if _runs_depthwise(input, weight, groups):
+    if (eager or not is_tracing()) and _runs_depthwise(input, weight, groups):
         batch = input.shape[0]
         planes = input.reshape(1, batch, *input.shape[2:])
         kernel = weight.expand(batch, 1, *weight.shape[2:])
@@ -73,7 +82,7 @@ def conv(
 
 
 def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
-    """Whether :func:`conv` runs this single-channel convolution as a depthwise one.
+    """Whether :func:`conv` runs this single-channel convolution as a depthwise one (outside tracers).
 
     Only measured, and so only taken, for two spatial axes: with torch 2.13 on 2 CPU cores the
     plain kernel is slow from about 16k input pixels on (up to 20x, forward and backward), and
@@ -81,11 +90,10 @@ def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
     third slower in forward, 10% in forward+backward.
     """
     if not (
-        not is_tracing()  # first: under torch.jit.trace the shape tests below are traced tensors
-        and weight.dim() == 4
-        and groups == 1
-        and weight.shape[0] == 1
+        weight.shape[0] == 1
         and weight.shape[1] == 1
+        and groups == 1
+        and weight.dim() == 4
         and input.shape[0] > 1
         and input.device.type == "cpu"
     ):
@@ -96,31 +104,40 @@ def _runs_depthwise(input: Tensor, weight: Tensor, groups: int) -> bool:
     return batch >= 16 and torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad)
 
 
-def conv_operands(input: Tensor, pairs: Pairs, mode: Border) -> tuple[Tensor, tuple[int, ...]]:
+def conv_operands(input: Tensor, pairs: Pairs, mode: Border, *, eager: bool = False) -> tuple[Tensor, tuple[int, ...]]:
     """What to hand the convolution for a border of ``mode``: the input and its own padding.
 
     A symmetric zero border is left to the convolution; any other border is padded explicitly, as
     is a border whose size a tracer only knows as a symbol (``'same'`` with a stride, dynamic sizes).
+    ``eager=True``: a plain eager call with int padding, where no tracer needs asking.
     """
-    if not _geometry.is_static(pairs):
+    if not eager and not _geometry.is_static(pairs):
         return explicit_pad(input, pairs, mode), (0,) * len(pairs)
     befores, afters = zip(*pairs, strict=True)
-    zeros = mode == "zeros" or (isinstance(mode, tuple) and all(m == "zeros" for m in mode))
-    if befores == afters and (zeros or not any(befores)):
+    if befores == afters and (not any(befores) or is_zeros(mode)):
         return input, befores
-    return explicit_pad(input, pairs, mode), (0,) * len(pairs)
+    pad = eager_pad if eager else explicit_pad
+    return pad(input, pairs, mode), (0,) * len(pairs)
+
+
+def is_zeros(mode: Border) -> bool:
+    """Whether ``mode`` pads every axis with zeros."""
+    return mode == "zeros" or (isinstance(mode, tuple) and all(m == "zeros" for m in mode))
 
 
 def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     """Pad the last ``len(pairs)`` axes of a batched ``input`` with a :data:`Border` (no checks).
 
     Padding that a tracer knows only as a symbol (see :func:`padmods._geometry.is_static`) is a
-    gather of computed indices, so the graph pads by the amount each input size needs.
+    gather of computed indices, so the graph pads by the amount each input size needs. Plain eager
+    calls go to :func:`eager_pad`.
     """
     if not _geometry.is_static(pairs):
         if mode == "spherical":
             return gather_spherical_pad(input, pairs)
         return gather_pad(input, pairs, mode if isinstance(mode, tuple) else (mode,) * len(pairs))
+    if not is_tracing() and is_plain_eager():
+        return eager_pad(input, pairs, mode)
     if isinstance(mode, tuple):
         if len(set(mode)) > 1:
             return concat_pad(input, pairs, mode)
@@ -129,19 +146,41 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
         return spherical_pad(input, pairs)
     if mode == "symmetric":
         return concat_pad(input, pairs, (mode,) * len(pairs))
-    if (
-        mode == "circular"
-        and not is_tracing()  # first: keeps the Function out of graphs, and numel() is traced under jit
-        and input.device.type == "cpu"
-        and input.numel() >= _BORDER_PAD_MIN_ELEMENTS
-    ):
-        return border_pad(input, pairs, mode)
     if mode == "replicate" and torch.compiler.is_compiling():
         # inductor's replication_pad2d_backward gives wrong strides in torch 2.13 (nn.Conv2d with
         # padding_mode='replicate' fails the same way), and a gather of clamped indices crashes its
         # backward; concatenating expanded edges compiles cleanly
         return concat_pad(input, pairs, (mode,) * len(pairs))
     return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if mode == "zeros" else mode)
+
+
+def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
+    """:func:`explicit_pad` for a plain eager call with int padding: every border in one pass.
+
+    Single borders that ``F.pad`` pads as fast, forward and backward (zeros, reflect, replicate),
+    take it; the others (circular, symmetric, spherical, one mode per axis) are built in one
+    buffer by :func:`padmods._border_pad.border_pad`, whose backward folds the border back in one
+    pass, unless the input is tiny or the padding wraps more than once.
+    """
+    modes = axis_modes(mode, len(pairs))
+    single = modes[0] if len(set(modes)) == 1 else None
+    if single in _TORCH_FAST_MODES or (single == "circular" and input.numel() < _BORDER_PAD_MIN_ELEMENTS):
+        return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if single == "zeros" else single)
+    if fits_one_pass(input, pairs, modes):
+        return border_pad(input, pairs, modes)
+    if mode == "spherical":
+        return spherical_pad(input, pairs)
+    return concat_pad(input, pairs, modes)
+
+
+#: The single borders that ``F.pad`` pads, forward and backward, as fast as :func:`border_pad`
+#: (``python benchmarks/run.py --experiment paths``, the ``one-pass-pad`` rows).
+_TORCH_FAST_MODES = ("zeros", "reflect", "replicate")
+
+#: Smallest input (elements) whose circular padding takes :func:`border_pad`: torch's backward
+#: takes 2.5-5x longer (10.6 against 2.1 ms forward + backward at 8x64x56x56); below about 4k
+#: elements the Python of the one-pass form costs more.
+_BORDER_PAD_MIN_ELEMENTS = 1 << 12
 
 
 def border_conv(
@@ -153,7 +192,13 @@ def border_conv(
     dilation: tuple[int, ...],
     groups: int,
     mode: Border,
+    *,
+    eager: bool = False,
 ) -> Tensor:
-    """Convolution of a batched input over a :data:`Border`, given resolved ``pairs`` (no checks)."""
-    padded, padding = conv_operands(input, pairs, mode)
-    return conv(padded, weight, bias, stride, padding, dilation, groups)
+    """Convolution of a batched input over a :data:`Border`, given resolved ``pairs`` (no checks).
+
+    ``eager=True``: the caller knows the call to be plain eager with int padding
+    (:func:`padmods._trace.is_plain_eager`), and the engine takes its eager paths without asking again.
+    """
+    padded, padding = conv_operands(input, pairs, mode, eager=eager)
+    return conv(padded, weight, bias, stride, padding, dilation, groups, eager=eager)

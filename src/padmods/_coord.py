@@ -25,7 +25,7 @@ from padmods._partial import ratio_map
 from padmods._trace import is_plain_eager
 from padmods._typing import Pairs
 
-__all__ = ["COORD_BORDERS", "add_coord_term_", "coord_conv", "coord_factors", "coord_image"]
+__all__ = ["COORD_BORDERS", "add_coord_term_", "appends_coordinates", "coord_conv", "coord_factors", "coord_image"]
 
 #: The borders whose coordinate term CoordConv's engine computes in closed form: the padding modes
 #: and partial convolution (and a tuple of padding modes, one per axis). Spherical borders shift
@@ -264,6 +264,9 @@ def coord_conv(
     dilation: tuple[int, ...],
     with_r: bool,
     border: Border,
+    *,
+    eager: bool = False,
+    input_taps: Optional[Tensor] = None,
 ) -> Tensor:
     """CoordConv of a batched input over one of :data:`COORD_BORDERS`, given resolved ``pairs`` (no checks).
 
@@ -271,20 +274,31 @@ def coord_conv(
     channels add their closed-form term in place to that fresh output. The radius channel does not
     separate by axis, so it is convolved as an image of its own. Partial borders rescale the
     coordinate term by the same ratio map as the input's convolution.
+
+    ``eager=True`` (a plain eager call, decided by the caller) may take :func:`appends_coordinates`'s
+    form instead, and ``input_taps``, when given, is ``weight[:, :C_in]`` as a contiguous tensor the
+    caller keeps between calls, so that no weight-sized copy is made per call.
     """
-    dims = len(pairs)
     channels = input.shape[1]
+    if eager and appends_coordinates(input, weight):
+        coords = coord_image.eager(tuple(input.shape[2:]), with_r, input.device, input.dtype)
+        stacked = torch.cat([input, coords.unsqueeze(0).expand(input.shape[0], *coords.shape)], dim=1)
+        return engine_conv(stacked, weight, bias, stride, pairs, dilation, 1, border, eager=True)
+    dims = len(pairs)
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
-    out = engine_conv(input, input_weight, bias, stride, pairs, dilation, 1, border)
+    if input_taps is not None:
+        input_weight = input_taps
+    out = engine_conv(input, input_weight, bias, stride, pairs, dilation, 1, border, eager=eager)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
     # an empty batch of empty images (the layers refuse them in a batch): no coordinates to add;
     # a tracer's symbolic sizes are not tested (a jit trace would keep the answer as a constant)
-    if _geometry.is_static(sizes) and 0 in sizes:
+    if (eager or _geometry.is_static(sizes)) and 0 in sizes:
         return out
     padding = padding_of(border)  # what the coordinates read beyond the border
     # in the output's dtype, which differs from the input's under autocast
-    factors = coord_factors(sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)
-    plain = is_plain_eager()  # the in-place forms only in plain eager calls, not under torch.func
+    key = (sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)
+    factors = coord_factors.eager(*key) if eager else coord_factors(*key)
+    plain = eager or is_plain_eager()  # the in-place forms only in plain eager calls, not under torch.func
     if border != "partial" and not with_r and plain:
         return add_coord_term_(out, coord_weight, factors)
     term = coord_term(coord_weight[:, :dims].to(out.dtype), factors)
@@ -298,3 +312,20 @@ def coord_conv(
     if not plain:  # broadcast over any batch size, one the tracer may not know
         return out + term.unsqueeze(0)
     return out.add_(term.unsqueeze(0) if out.shape[0] == 1 else term)
+
+
+def appends_coordinates(input: Tensor, weight: Tensor) -> bool:
+    """Whether a training call convolves the input with its coordinate channels appended.
+
+    Splitting the weight into input and coordinate taps copies the input taps in every forward
+    and concatenates their gradients in every backward: two weight-sized copies per step, which in
+    a deep layer (many channels, small maps) cost more than the layer's own border. Appending the
+    coordinate channels to the input instead copies the input once and convolves ``n`` more
+    channels. This form is taken when autograd records the weight and the input (with its
+    coordinate channels) holds fewer elements than the input taps; in inference the caller keeps
+    the taps (see :func:`coord_conv`'s ``input_taps``), so the split costs no copy there.
+    """
+    if not (torch.is_grad_enabled() and weight.requires_grad):
+        return False
+    taps = weight.shape[0] * input.shape[1] * weight[0, 0].numel()
+    return input.numel() // input.shape[1] * weight.shape[1] < taps

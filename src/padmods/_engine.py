@@ -34,8 +34,14 @@ def engine_conv(
     dilation: tuple[int, ...],
     groups: int,
     border: Border,
+    *,
+    eager: bool = False,
 ) -> Tensor:
-    """Convolution of a batched input over ``border``, given resolved ``pairs`` (no checks)."""
+    """Convolution of a batched input over ``border``, given resolved ``pairs`` (no checks).
+
+    ``eager=True``: a plain eager call with int padding (:func:`padmods._trace.is_plain_eager`),
+    decided once by the caller; the engine then takes its eager forms without asking again.
+    """
     if border == "partial":
-        return partial_conv(input, weight, bias, stride, pairs, dilation, groups)
-    return border_conv(input, weight, bias, stride, pairs, dilation, groups, border)
+        return partial_conv(input, weight, bias, stride, pairs, dilation, groups, eager=eager)
+    return border_conv(input, weight, bias, stride, pairs, dilation, groups, border, eager=eager)

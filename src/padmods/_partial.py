@@ -83,6 +83,8 @@ def partial_conv(
     pairs: Pairs,
     dilation: tuple[int, ...],
     groups: int,
+    *,
+    eager: bool = False,
 ) -> Tensor:
     """Partial-convolution padding of a batched input, given resolved padding ``pairs`` (no checks).
 
@@ -93,14 +95,14 @@ def partial_conv(
     border output differently by one unit in the last place. Traced graphs fuse it themselves, and
     under ``torch.func`` transforms or forward-mode AD it is out of place (no ``out=`` form has a
     batching or forward-mode rule), as in any call that is not plain eager
-    (:func:`padmods._trace.is_plain_eager`).
+    (:func:`padmods._trace.is_plain_eager`). ``eager=True``: the caller has decided that it is.
     """
-    if _geometry.is_static(pairs) and not any(p for pair in pairs for p in pair):  # no border: plain convolution
-        return conv(input, weight, bias, stride, (0,) * len(pairs), dilation, groups)
-    out = border_conv(input, weight, None, stride, pairs, dilation, groups, "zeros")
+    if (eager or _geometry.is_static(pairs)) and not any(p for pair in pairs for p in pair):  # no border
+        return conv(input, weight, bias, stride, (0,) * len(pairs), dilation, groups, eager=eager)
+    out = border_conv(input, weight, None, stride, pairs, dilation, groups, "zeros", eager=eager)
     sizes, kernel = tuple(input.shape[2:]), tuple(weight.shape[2:])
-    ratio = ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
-    plain = is_plain_eager()
+    ratio = (ratio_map.eager if eager else ratio_map)(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
+    plain = eager or is_plain_eager()
     if bias is None:
         return out.mul_(ratio) if plain else out * ratio
     bias = bias.view(1, -1, *[1] * len(pairs))

@@ -11,13 +11,42 @@ from torch.nn.modules.conv import _ConvNd
 from padmods import _checks, _geometry
 from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad
 from padmods._engine import ENGINE_BORDERS, engine_conv, padding_of
-from padmods._trace import constant_checks
+from padmods._trace import constant_checks, is_plain_eager
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 from padmods.registry import TORCH_CONVS
 
 __all__ = ["PaddedConv1d", "PaddedConv2d", "PaddedConv3d", "PaddedConvNd"]
 
 SelfLayer = TypeVar("SelfLayer", bound="PaddedConvNd")
+
+#: Per built-in border with a size limit: how much larger than its largest pad an axis must be.
+#: Reflection pads by less than the size, circular wrapping by at most the size; replication and
+#: symmetric mirroring need a non-empty axis only.
+_MINIMUM_SIZE = {"reflect": 1, "circular": 0, "replicate": -(1 << 62), "symmetric": -(1 << 62)}
+
+
+class _EagerPlan:
+    """What a layer's eager forward needs of its settings, worked out once (see :meth:`PaddedConvNd._make_plan`).
+
+    Attributes:
+        rank: The rank of a batched input, ``spatial dims + 2``.
+        pairs: The padding, one ``(before, after)`` per axis, or ``None`` where it depends on the
+            input's size (``'same'`` with a stride).
+        minimum: The smallest size per axis the padding fits, or ``None`` where any size fits.
+    """
+
+    __slots__ = ("minimum", "pairs", "rank")
+
+    def __init__(self, rank: int, pairs: Optional[Pairs], minimum: Optional[tuple[int, ...]]) -> None:
+        self.rank, self.pairs, self.minimum = rank, pairs, minimum
+
+    def fits(self, sizes: tuple[int, ...]) -> bool:
+        """Whether an input of ``sizes`` is at least :attr:`minimum` along every axis."""
+        assert self.minimum is not None
+        for size, least in zip(sizes, self.minimum, strict=True):
+            if size < least:
+                return False
+        return True
 
 
 #: Argument text shared by every layer's docstring, written once as torch's ``convolution_notes``.
@@ -159,6 +188,7 @@ class PaddedConvNd(_ConvNd):
         """
         if name in self._settings:
             value = self._check_setting(name, value)
+            self.__dict__.pop("_plan", None)  # the eager path works its plan out again
         super().__setattr__(name, value)
 
     def _check_setting(self, name: str, value: Any) -> Any:
@@ -222,6 +252,90 @@ class PaddedConvNd(_ConvNd):
 
     # ---- the hook of nn.Conv1d, nn.Conv2d and nn.Conv3d ------------------------------------------
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        """The convolution over this layer's border; a plain eager call takes :meth:`_eager_forward`.
+
+        Whether a tracer or a transform watches is decided here, once per call: plain eager calls
+        (:func:`padmods._trace.is_plain_eager`) take the eager path, with the layer's padding
+        worked out once per setting and the engine's in-place and cached forms; every other call
+        (``torch.compile``, ``torch.export``, ``torch.jit.trace``, FX, ``torch.func``, forward-mode
+        AD) takes :meth:`_traced_forward`, whose forms a tracer can record for any input size.
+        """
+        if is_plain_eager():
+            return self._eager_forward(input, weight, bias)
+        return self._traced_forward(input, weight, bias)
+
+    def _eager_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        """A plain eager call: the common case checked in a few comparisons, anything else fully."""
+        plan = self.__dict__.get("_plan") or self._make_plan()
+        if not (
+            isinstance(input, Tensor)
+            and input.dim() == plan.rank
+            and input.shape[1] == self.in_channels
+            and input.dtype == weight.dtype
+            and input.device == weight.device
+            and (bias is None or (bias.dtype == weight.dtype and bias.device == weight.device))
+            and weight.shape[2:] == self.kernel_size
+            and input.is_floating_point()
+            and 0 not in input.shape
+        ):
+            # anything else is checked in full: raises, or accepts (autocast, unbatched, empty batch, ...)
+            self._check_operands(input, weight, bias)
+            if input.dim() == self._spatial_dims + 1:
+                return self._eager_forward(input.unsqueeze(0), weight, bias).squeeze(0)
+            pairs = self._pairs_for(input)
+            return self._padded_forward(input, weight, bias, pairs, eager=True)
+        sizes = tuple(input.shape[2:])
+        pairs = plan.pairs
+        if pairs is None:  # 'same' with a stride: the padding depends on the size
+            pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
+            self.check_padding(pairs, sizes, self)
+        elif plan.minimum is not None and not plan.fits(sizes):
+            self.check_padding(pairs, sizes, self)  # raises, naming the layer and the sizes
+        return self._padded_forward(input, weight, bias, pairs, eager=True)
+
+    def _make_plan(self) -> _EagerPlan:
+        """What the eager path needs of the settings, worked out once and kept until a setting changes."""
+        sizes_free = not (isinstance(self.padding, str) and self.padding == "same" and any(s > 1 for s in self.stride))
+        pairs = None
+        if sizes_free:  # 'valid', 'full', ints, and 'same' with stride 1 do not depend on the size
+            pairs = _geometry.resolve_padding(
+                self.padding, (0,) * self._spatial_dims, self.kernel_size, self.stride, self.dilation
+            )
+        plan = _EagerPlan(self._spatial_dims + 2, pairs, self._minimum_sizes(pairs))
+        self.__dict__["_plan"] = plan
+        return plan
+
+    def _minimum_sizes(self, pairs: Optional[Pairs]) -> Optional[tuple[int, ...]]:
+        """The smallest input size per axis that ``pairs`` fits, or ``None`` where every size fits.
+
+        A layer whose limits are not known here (:meth:`_limit_modes` is ``None``, or spherical,
+        whose width must also be even) gets an unreachable minimum, so that :meth:`check_padding`
+        runs on every input.
+        """
+        if pairs is None or not any(p for pair in pairs for p in pair):
+            return None
+        modes = self._limit_modes()
+        if modes is None or "spherical" in modes:
+            return (1 << 62,) * len(pairs)
+        minimum = tuple(
+            max(1, max(pair) + _MINIMUM_SIZE[mode]) if mode in _MINIMUM_SIZE and any(pair) else 1
+            for pair, mode in zip(pairs, modes, strict=True)
+        )
+        return None if minimum == (1,) * len(pairs) else minimum
+
+    def _limit_modes(self) -> Optional[tuple[str, ...]]:
+        """The mode whose size limits :meth:`check_padding` enforces on each axis; ``None`` if unknown.
+
+        A class that overrides :meth:`check_padding` overrides this too, or gets its check run on
+        every call.
+        """
+        if type(self).check_padding.__func__ is not PaddedConvNd.check_padding.__func__:  # type: ignore[attr-defined]
+            return None
+        border = self.border if isinstance(self.border, str) else ""
+        return (border,) * self._spatial_dims
+
+    def _traced_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        """A call that a tracer records or a transform batches: forms that hold for any input size."""
         if isinstance(input, torch.fx.Proxy):
             # torch.fx.symbolic_trace: the layer becomes one call_function node that runs this
             # method on real tensors (the parameters come in as get_attr nodes), as torch's
@@ -232,7 +346,7 @@ class PaddedConvNd(_ConvNd):
         with constant_checks():  # jit.trace: the shape checks are constants of the trace
             self._check_operands(input, weight, bias)
         if input.dim() == dims + 1:
-            return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
+            return self._traced_forward(input.unsqueeze(0), weight, bias).squeeze(0)
         return self._padded_forward(input, weight, bias, self._pairs_for(input))
 
     def _check_operands(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> None:
@@ -254,7 +368,17 @@ class PaddedConvNd(_ConvNd):
             self.check_padding(pairs, sizes, self)
         return pairs
 
-    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
+    def _padded_forward(
+        self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs, *, eager: bool = False
+    ) -> Tensor:
+        """The convolution of a checked, batched input over resolved ``pairs``.
+
+        ``eager=True``: a plain eager call with int padding (see :meth:`_conv_forward`).
+        """
+        if eager and self._engine_border in ENGINE_BORDERS:
+            return engine_conv(
+                input, weight, bias, self.stride, pairs, self.dilation, self.groups, self._engine_border, eager=True
+            )
         return self.padded_conv(input, weight, bias, self.stride, pairs, self.dilation, self.groups)
 
     def extra_repr(self) -> str:

@@ -110,9 +110,29 @@ class CoordConvNd(PaddedConvNd):
         else:
             self._pad_layer.check_padding(pairs, sizes, where)
 
-    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
+    def _limit_modes(self) -> Optional[tuple[str, ...]]:
+        border = self._pad_border
+        if border is None or border == "partial":  # a plugin's own limits; partial has none
+            return None if border is None else ("zeros",) * self._spatial_dims
+        return border if isinstance(border, tuple) else (border,) * self._spatial_dims
+
+    def _padded_forward(
+        self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs, *, eager: bool = False
+    ) -> Tensor:
         if self._pad_border is not None:
-            return coord_conv(input, weight, bias, self.stride, pairs, self.dilation, self.with_r, self._pad_border)
+            taps = self._kept_input_taps(weight) if eager else None
+            return coord_conv(
+                input,
+                weight,
+                bias,
+                self.stride,
+                pairs,
+                self.dilation,
+                self.with_r,
+                self._pad_border,
+                eager=eager,
+                input_taps=taps,
+            )
         # a border of a plugin class: its own convolution of the input and of the coordinate image
         pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
         out = pad_conv(input, weight[:, :channels], bias, self.stride, pairs, self.dilation, 1)
@@ -120,6 +140,29 @@ class CoordConvNd(PaddedConvNd):
             return out
         coords = coord_image(tuple(input.shape[2:]), self.with_r, input.device, input.dtype).unsqueeze(0)
         return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
+
+    def _kept_input_taps(self, weight: Tensor) -> Optional[Tensor]:
+        """``weight[:, :in_channels]`` as a contiguous tensor, kept while the weight does not change.
+
+        Only where autograd does not record the weight (``eval()`` under ``torch.no_grad()`` or
+        ``torch.inference_mode()``, or a frozen weight) and the weight is the layer's own
+        ``Parameter``: a parametrized weight is a new tensor in every call. The copy is made again
+        when the weight changes in place (an optimizer step, ``load_state_dict``: its version
+        counter moves), is replaced (``layer.weight = ...``, ``.data = ...``), or the call moves
+        into or out of ``torch.inference_mode()``. It is a plain attribute: never in the
+        ``state_dict``, dropped when the layer is pickled, and made anew by a deep copy (whose
+        weight is another tensor).
+        """
+        if (torch.is_grad_enabled() and weight.requires_grad) or not isinstance(weight, torch.nn.Parameter):
+            return None
+        key = (weight._version, weight.data_ptr(), torch.is_inference_mode_enabled())
+        kept = self.__dict__.get("_input_taps")
+        if kept is not None and kept[0] is weight and kept[1] == key:
+            taps: Tensor = kept[2]
+            return taps
+        taps = weight[:, : self.in_channels].contiguous()
+        self.__dict__["_input_taps"] = (weight, key, taps)
+        return taps
 
     def extra_repr(self) -> str:
         """The settings that differ from the defaults, ``with_r`` and ``pad`` included."""
@@ -172,6 +215,7 @@ class CoordConvNd(PaddedConvNd):
         state = dict(state)
         state.pop("_pad_layer", None)  # looked up again by name when unpickled
         state.pop("_pad_border", None)
+        state.pop("_input_taps", None)  # a copy of the weight, made again when needed
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

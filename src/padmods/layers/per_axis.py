@@ -49,8 +49,15 @@ class PerAxisPadConvNd(PaddedConvNd):
         """Raise a ``ValueError`` naming ``where`` if an axis's mode cannot pad it by its pair."""
         _checks.check_padding_fits(self.borders, pairs, sizes, where)
 
-    def _padded_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs) -> Tensor:
-        return border_conv(input, weight, bias, self.stride, pairs, self.dilation, self.groups, self.borders)
+    def _limit_modes(self) -> Optional[tuple[str, ...]]:
+        return self.borders
+
+    def _padded_forward(
+        self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs, *, eager: bool = False
+    ) -> Tensor:
+        return border_conv(
+            input, weight, bias, self.stride, pairs, self.dilation, self.groups, self.borders, eager=eager
+        )
 
     def extra_repr(self) -> str:
         """The settings that differ from the defaults, and ``borders``."""

@@ -18,6 +18,16 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
 - ``coord-flat``: ``padmods._coord.coord_conv`` on a batch of small maps, whose coordinate term is
   one product with a cached flattened factor, against the same layer with the per-axis factors
   (``CoordFactors.flat`` set to ``None``), the form it takes on large maps.
+- ``one-pass-pad``: ``padmods._conv.eager_pad`` for a border ``F.pad`` lacks (symmetric, per-axis),
+  in one buffer with a one-pass backward, against ``padmods._axis_pad.concat_pad`` (one
+  concatenation per axis).
+- ``reflect-fold``: reflect padding with the one-pass fold as its backward, against ``F.pad``.
+- ``coord-append``: training CoordConv on a deep layer (weights larger than maps), the coordinate
+  channels appended to the input, against splitting the weight into input and coordinate taps.
+- ``coord-kept-taps``: inference CoordConv with the layer's input taps kept between calls, against
+  splitting the weight per call.
+- ``eager-call``: a whole reflect layer's plain eager call (padding planned once per setting, a
+  few comparisons for the common input) against the same layer's traced path.
 
 Both contenders of a row share the input and parameters; their outputs (and, for forward+backward,
 their gradients) are checked with ``torch.testing.assert_close`` before anything is timed. The
@@ -42,7 +52,9 @@ from cases import SHAPES, Shape
 from timing import PHASES, Stats, measure, paired_ratio
 from torch import Tensor, nn
 
+import padmods
 from padmods import _conv, _coord, _partial
+from padmods._axis_pad import concat_pad
 from padmods._border_pad import border_pad
 
 #: The shapes of the rows: A-D of the layer table, plus a larger single-channel case and A on one image.
@@ -50,6 +62,8 @@ CASES: dict[str, Shape] = {
     **SHAPES,
     "D64": Shape("D64", 16, 1, 1, 64, 3, 1, 1),
     "A1": dataclasses.replace(SHAPES["A"], name="A1", batch=1),
+    "R4": Shape("R4", 4, 256, 256, 7, 3, 1, 1),  # a ResNet's deep layer: weights larger than maps
+    "T": Shape("T", 1, 8, 8, 8, 3, 1, 1),  # a tiny call, where per-call Python shows
 }
 
 PHASE_LABELS = {"fwd": "fwd", "fwdbwd": "fwd+bwd"}
@@ -232,6 +246,85 @@ def _coord_flat_pair(shape: Shape) -> Pair:
     )
 
 
+def _one_pass_pad(shape: Shape, modes: tuple[str, str]) -> Pair:
+    """A border ``F.pad`` lacks, in one buffer, against one concatenation per axis."""
+    _, pairs, _, _ = _geometry(shape)
+    pairs = tuple((p + 1, p + 1) for p, _ in pairs)  # beyond one element: symmetric is not replication
+    return Pair(
+        "one-pass-pad",
+        shape,
+        _input(shape),
+        (),
+        clever=lambda x: _conv.eager_pad(x, pairs, modes),
+        simple=lambda x: concat_pad(x, pairs, modes),
+        taken=lambda: True,
+    )
+
+
+def _fold_backward(shape: Shape, mode: str) -> Pair:
+    """Reflect padding with the one-pass fold as its backward, against torch's own backward."""
+    _, pairs, _, _ = _geometry(shape)
+    flat = tuple(p for pair in reversed(pairs) for p in pair)
+    return Pair(
+        f"{mode}-fold",
+        shape,
+        _input(shape),
+        (),
+        clever=lambda x: _conv.eager_pad(x, pairs, mode),
+        simple=lambda x: F.pad(x, flat, mode=mode),
+        taken=torch.is_grad_enabled,
+        why_not="same call: without autograd the layer pads with F.pad",
+    )
+
+
+def _coord_append(shape: Shape) -> Pair:
+    """Training CoordConv on a deep layer: coordinates appended to the input, against the split weight."""
+    stride, pairs, _, dilation = _geometry(shape)
+    x = _input(shape)
+    params = _params(shape, shape.in_channels + 2)
+    return Pair(
+        "coord-append",
+        shape,
+        x,
+        params,
+        clever=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros", eager=True),
+        simple=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros"),
+        taken=lambda: _coord.appends_coordinates(x, params[0]),
+        why_not="without autograd the layer keeps its input taps instead (the coord-kept-taps row)",
+    )
+
+
+def _coord_kept_taps(shape: Shape) -> Pair:
+    """Inference CoordConv: the layer's kept contiguous input taps, against splitting the weight per call."""
+    stride, pairs, _, dilation = _geometry(shape)
+    layer = padmods.CoordConv2d(shape.in_channels, shape.out_channels, shape.kernel, padding=shape.padding)
+    params = (layer.weight, layer.bias)
+    return Pair(
+        "coord-kept-taps",
+        shape,
+        _input(shape),
+        params,
+        clever=lambda x, w, b: layer(x),
+        simple=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros"),
+        taken=lambda: not torch.is_grad_enabled(),
+        why_not="with autograd the weight changes every step: coord-append or the split",
+    )
+
+
+def _eager_plan(shape: Shape) -> Pair:
+    """A whole reflect layer's eager call (padding planned once, few checks) against its traced path."""
+    layer = padmods.ReflectPadConv2d(shape.in_channels, shape.out_channels, shape.kernel, padding=shape.padding)
+    return Pair(
+        "eager-call",
+        shape,
+        _input(shape),
+        (layer.weight, layer.bias),  # type: ignore[arg-type]
+        clever=lambda x, w, b: layer(x),
+        simple=lambda x, w, b: layer._traced_forward(x, w, b),
+        taken=lambda: True,
+    )
+
+
 def make_pairs() -> list[Pair]:
     """Every row's contenders, inputs and parameters from seed 0."""
     torch.manual_seed(0)
@@ -248,6 +341,14 @@ def make_pairs() -> list[Pair]:
         _coord_pair(CASES["A1"]),
         _coord_flat_pair(CASES["D"]),
         _coord_flat_pair(CASES["B"]),
+        _one_pass_pad(CASES["A"], ("symmetric", "symmetric")),
+        _one_pass_pad(CASES["A"], ("zeros", "circular")),
+        _fold_backward(CASES["A"], "reflect"),
+        _fold_backward(CASES["R4"], "reflect"),
+        _coord_append(CASES["R4"]),
+        _coord_kept_taps(CASES["R4"]),
+        _eager_plan(CASES["T"]),
+        _eager_plan(CASES["B"]),
     ]
 
 

@@ -217,6 +217,7 @@ def _run_models(args: argparse.Namespace, device: torch.device) -> int:
         rounds=args.rounds,
         block=max(args.block, 0.2),
         channels_last=args.channels_last,
+        clock=args.clock,
     )
     env["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     write_json(args.json, {"environment": env, "models": rows})

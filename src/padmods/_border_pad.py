@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from padmods._typing import Pairs
 
-__all__ = ["BORDER_COPY_MODES", "ONE_PASS_MODES", "axis_modes", "border_pad", "fits_one_pass"]
+__all__ = ["BORDER_COPY_MODES", "ONE_PASS_MODES", "axis_modes", "border_pad", "fits_one_pass", "repeat_edges"]
 
 #: The torch padding modes whose border is a copy of input pixels, chosen per axis.
 BORDER_COPY_MODES = ("reflect", "replicate", "circular")
@@ -39,6 +40,19 @@ def axis_modes(mode: str | tuple[str, ...], count: int) -> tuple[str, ...]:
     if mode == "spherical":
         return ("pole", "circular")
     return (mode,) * count
+
+
+def repeat_edges(modes: tuple[str, ...], pairs: Pairs) -> tuple[str, ...]:
+    """``modes`` with each symmetric axis padded by at most one element called ``'replicate'``.
+
+    A mirror of one element that includes the edge repeats the edge: the same border, which
+    ``F.pad`` builds in one kernel call.
+    """
+    if "symmetric" not in modes:
+        return modes
+    return tuple(
+        "replicate" if mode == "symmetric" and max(pair) <= 1 else mode for mode, pair in zip(modes, pairs, strict=True)
+    )
 
 
 def fits_one_pass(input: Tensor, pairs: Pairs, modes: Sequence[str]) -> bool:
@@ -116,7 +130,14 @@ def _fold_strip_(source: Tensor, strip_grad: Tensor, axis: int, mode: str, befor
 
 
 def _fill(input: Tensor, pairs: Pairs, modes: Sequence[str]) -> Tensor:
-    """The padded tensor, in one buffer: the input in the centre, then each axis's border, first axis first."""
+    """The padded tensor, in one buffer: the input in the centre, then each axis's border, first axis first.
+
+    One torch copying mode on every axis is ``F.pad`` itself, one kernel call, unless the input is
+    channels-last, a layout that ``F.pad`` does not keep.
+    """
+    layout = _memory_format(input)
+    if modes[0] in BORDER_COPY_MODES and layout == torch.contiguous_format and all(m == modes[0] for m in modes):
+        return F.pad(input, _pad_arg(pairs), mode=modes[0])
     count = len(pairs)
     lead = input.shape[: input.dim() - count]
     sizes = input.shape[input.dim() - count :]
@@ -136,6 +157,11 @@ def _fill(input: Tensor, pairs: Pairs, modes: Sequence[str]) -> Tensor:
             else:
                 target.copy_(_strip(source, axis, mode, length, is_before))
     return out
+
+
+def _pad_arg(pairs: Pairs) -> list[int]:
+    """``F.pad``'s flat, last-axis-first form of ``pairs``."""
+    return [p for pair in reversed(pairs) for p in pair]
 
 
 def _fold(grad: Tensor, pairs: Pairs, modes: Sequence[str]) -> Tensor:
@@ -222,8 +248,8 @@ def border_pad(input: Tensor, pairs: Pairs, mode: str | Sequence[str]) -> Tensor
         - Input: :math:`(*, n_1, \ldots, n_k)`
         - Output: :math:`(*, n_1 + b_1 + a_1, \ldots, n_k + b_k + a_k)`
     """
-    modes = tuple(mode) if not isinstance(mode, str) else axis_modes(mode, len(pairs))
     pairs = tuple(tuple(pair) for pair in pairs)  # type: ignore[assignment]
+    modes = repeat_edges(tuple(mode) if not isinstance(mode, str) else axis_modes(mode, len(pairs)), pairs)
     if torch.is_grad_enabled() and input.requires_grad:
         out: Tensor = _BorderPad.apply(input, pairs, modes)
         return out

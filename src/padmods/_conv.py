@@ -16,7 +16,7 @@ from torch import Tensor
 
 from padmods import _geometry
 from padmods._axis_pad import AXIS_MODES, concat_pad, gather_pad, gather_spherical_pad, spherical_pad
-from padmods._border_pad import axis_modes, border_pad, fits_one_pass
+from padmods._border_pad import BORDER_COPY_MODES, axis_modes, border_pad, fits_one_pass, repeat_edges
 from padmods._trace import is_plain_eager, is_tracing
 from padmods._typing import Pairs
 
@@ -157,30 +157,35 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
 def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     """:func:`explicit_pad` for a plain eager call with int padding: every border in one pass.
 
-    Single borders that ``F.pad`` pads as fast, forward and backward (zeros, reflect, replicate),
-    take it; the others (circular, symmetric, spherical, one mode per axis) are built in one
-    buffer by :func:`padmods._border_pad.border_pad`, whose backward folds the border back in one
-    pass, unless the input is tiny or the padding wraps more than once.
+    Zeros, and any single torch mode without autograd or on a tiny input, take ``F.pad``. The rest
+    go through :func:`padmods._border_pad.border_pad`: torch's own forward for one torch mode,
+    one buffer for symmetric, spherical and per-axis borders, and a backward that folds the border
+    back in one pass. Tiny inputs with a border ``F.pad`` lacks, and symmetric padding that
+    mirrors more than once, are concatenated axis by axis.
     """
-    modes = axis_modes(mode, len(pairs))
+    modes = repeat_edges(axis_modes(mode, len(pairs)), pairs)
     single = modes[0] if len(set(modes)) == 1 else None
-    if single in _TORCH_FAST_MODES or (single == "circular" and input.numel() < _BORDER_PAD_MIN_ELEMENTS):
+    tiny = input.numel() < _BORDER_PAD_MIN_ELEMENTS
+    torch_backward = tiny or (single != "circular" and input.numel() < _FOLD_MIN_ELEMENTS)
+    if single == "zeros" or (single in BORDER_COPY_MODES and (torch_backward or not input.requires_grad)):
         return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if single == "zeros" else single)
-    if fits_one_pass(input, pairs, modes):
+    if (single in BORDER_COPY_MODES or not tiny) and fits_one_pass(input, pairs, modes):
         return border_pad(input, pairs, modes)
     if mode == "spherical":
         return spherical_pad(input, pairs)
     return concat_pad(input, pairs, modes)
 
 
-#: The single borders that ``F.pad`` pads, forward and backward, as fast as :func:`border_pad`
-#: (``python benchmarks/run.py --experiment paths``, the ``one-pass-pad`` rows).
-_TORCH_FAST_MODES = ("zeros", "reflect", "replicate")
-
-#: Smallest input (elements) whose circular padding takes :func:`border_pad`: torch's backward
-#: takes 2.5-5x longer (10.6 against 2.1 ms forward + backward at 8x64x56x56); below about 4k
-#: elements the Python of the one-pass form costs more.
+#: Smallest input (elements) that takes :func:`border_pad`: for reflect, replicate and circular
+#: torch's backward takes 1.3-6x longer (circular 9.9 against 1.6 ms, reflect 5.0 against 2.0 ms
+#: forward + backward at 4x64x56x56), and symmetric and per-axis borders get one buffer instead of
+#: one per axis; below about 4k elements the Python of the one-pass form costs more.
 _BORDER_PAD_MIN_ELEMENTS = 1 << 12
+
+#: Smallest input (elements) whose reflect or replicate padding takes the one-pass fold as its
+#: backward: 0.5x torch's forward + backward at 8x64x56x56 (1.6M elements), but 1.5x at 4x256x7x7
+#: (50k), where torch's kernel is quick and the fold's Python is not (the ``reflect-fold`` rows).
+_FOLD_MIN_ELEMENTS = 1 << 18
 
 
 def border_conv(

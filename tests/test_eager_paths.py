@@ -1,0 +1,355 @@
+"""The eager fast paths against their simple forms, forward and backward, in 1, 2 and 3 dimensions.
+
+A plain eager call decides once, at the top of the layer, that no tracer or transform watches
+(``PaddedConvNd._conv_forward``), and then takes forms that a traced call does not:
+
+- the layer's padding worked out once per setting (``_EagerPlan``), and invalidated when a setting
+  changes;
+- every border but zeros through ``padmods._border_pad.border_pad``: one buffer for symmetric,
+  spherical and per-axis borders, and a backward that folds the border back in one pass;
+- CoordConv without weight-sized copies: the coordinate channels appended to a small input in
+  training (``_coord.appends_coordinates``), and the input taps kept between calls in inference.
+
+The simple forms here are written without the engine: ``numpy.pad`` indices gathered by torch,
+``torch.cat`` of coordinate channels, and the same layer's traced path where a tracer's form is
+the reference.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+import padmods
+from padmods import _conv, _coord
+from padmods._border_pad import border_pad
+
+from conftest import assert_same_function
+
+NUMPY_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+    "symmetric": "symmetric",
+}
+
+
+def numpy_pad(x: torch.Tensor, pairs, modes) -> torch.Tensor:
+    """Pad by gathering the indices ``numpy.pad`` gives (zeros: a zero row appended and gathered)."""
+    out = x
+    for axis, ((before, after), mode) in enumerate(zip(pairs, modes, strict=True), start=x.dim() - len(pairs)):
+        size = out.shape[axis]
+        if mode == "zeros":
+            extended = torch.cat([out, torch.zeros_like(out.narrow(axis, 0, 1))], dim=axis)
+            index = np.pad(np.arange(size), (before, after), mode="constant", constant_values=size)
+            out = extended.index_select(axis, torch.from_numpy(index))
+        else:
+            index = np.pad(np.arange(size), (before, after), mode=NUMPY_MODES[mode])
+            out = out.index_select(axis, torch.from_numpy(index))
+    return out
+
+
+def spherical_reference(x: torch.Tensor, pairs) -> torch.Tensor:
+    """Rows past a pole: the symmetric mirror turned by half the width; then the width wraps."""
+    (top, bottom), (left, right) = pairs
+    height, width = x.shape[-2:]
+    rows = []
+    for position in range(-top, height + bottom):
+        if 0 <= position < height:
+            rows.append(x[..., position, :])
+        else:
+            mirrored = -position - 1 if position < 0 else 2 * height - 1 - position
+            rows.append(x[..., mirrored, :].roll(width // 2, -1))
+    stacked = torch.stack(rows, dim=-2)
+    return numpy_pad(stacked, [(left, right)], ["circular"])
+
+
+@st.composite
+def one_pass_cases(draw):
+    """1-3 padded axes, a mode per axis, pads that fit one pass, and a size above or below the tiny limit."""
+    axes = draw(st.integers(1, 3))
+    modes, sizes, pairs = [], [], []
+    for _ in range(axes):
+        mode = draw(st.sampled_from(list(NUMPY_MODES)))
+        size = draw(st.integers(2, 7))
+        limit = {"reflect": size - 1}.get(mode, size)
+        modes.append(mode)
+        sizes.append(size)
+        pairs.append((draw(st.integers(0, limit)), draw(st.integers(0, limit))))
+    lead = [draw(st.integers(1, 2)), draw(st.integers(1, 3))]
+    return tuple(modes), [*lead, *sizes], tuple(pairs)
+
+
+@given(case=one_pass_cases())
+def test_border_pad_equals_numpy_pad_values_and_gradients(case):
+    modes, shape, pairs = case
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    out, expected = border_pad(x, pairs, modes), numpy_pad(x, pairs, modes)
+    assert torch.equal(out, expected)
+    probe = torch.randn_like(expected)
+    (grad,) = torch.autograd.grad(out, x, probe)
+    (expected_grad,) = torch.autograd.grad(expected, x, probe)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        assert torch.equal(border_pad(x, pairs, modes), expected)
+
+
+@pytest.mark.parametrize("modes", [("symmetric", "symmetric"), ("zeros", "circular"), ("reflect", "symmetric")])
+def test_border_pad_second_derivatives(modes):
+    x = torch.randn(1, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+    pairs = ((2, 3), (3, 1))
+    assert torch.autograd.gradcheck(lambda t: border_pad(t, pairs, modes), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: border_pad(t, pairs, modes), (x,))
+
+
+@pytest.mark.parametrize("pairs", [((1, 1), (1, 1)), ((3, 2), (2, 4)), ((0, 2), (3, 0))])
+def test_border_pad_spherical_equals_the_sphere(pairs):
+    x = torch.randn(2, 3, 5, 8, dtype=torch.float64, requires_grad=True)
+    out, expected = border_pad(x, pairs, "spherical"), spherical_reference(x, pairs)
+    assert torch.equal(out, expected)
+    probe = torch.randn_like(expected)
+    torch.testing.assert_close(torch.autograd.grad(out, x, probe)[0], torch.autograd.grad(expected, x, probe)[0])
+    assert torch.autograd.gradgradcheck(lambda t: border_pad(t, pairs, "spherical"), (x,))
+
+
+def test_symmetric_pad_of_one_is_replication():
+    """[a b c] mirrored by one element, edge included, is [a a b c c]: worked out by hand."""
+    x = torch.tensor([[[1.0, 2.0, 3.0]]])
+    assert border_pad(x, ((1, 1),), "symmetric").flatten().tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+@pytest.mark.parametrize("modes", [("symmetric", "symmetric"), ("zeros", "circular"), ("circular", "circular")])
+def test_border_pad_keeps_the_layout(layout, modes):
+    x = torch.randn(2, 3, 6, 7).to(memory_format=layout).requires_grad_()
+    out = border_pad(x, ((2, 2), (2, 2)), modes)
+    assert out.is_contiguous(memory_format=layout)
+    assert torch.equal(out, numpy_pad(x.detach(), ((2, 2), (2, 2)), modes))
+    (grad,) = torch.autograd.grad(out, x, torch.ones_like(out))
+    (expected,) = torch.autograd.grad(numpy_pad(x, ((2, 2), (2, 2)), modes), x, torch.ones_like(out))
+    torch.testing.assert_close(grad, expected)
+
+
+# ---- eager_pad routes: tiny and large inputs, with and without autograd --------------------------
+
+#: Below _BORDER_PAD_MIN_ELEMENTS, between it and _FOLD_MIN_ELEMENTS, and above both.
+ROUTE_SHAPES = {"tiny": (1, 2, 5, 6), "large": (2, 8, 24, 26), "huge": (1, 4, 256, 260)}
+
+
+def test_the_route_shapes_sit_on_every_side_of_the_thresholds():
+    sizes = {name: torch.Size(shape).numel() for name, shape in ROUTE_SHAPES.items()}
+    assert sizes["tiny"] < _conv._BORDER_PAD_MIN_ELEMENTS <= sizes["large"] < _conv._FOLD_MIN_ELEMENTS <= sizes["huge"]
+
+
+@pytest.mark.parametrize("size", list(ROUTE_SHAPES))
+@pytest.mark.parametrize("grad", [True, False])
+@pytest.mark.parametrize(
+    ("mode", "pairs"),
+    [
+        ("reflect", ((2, 1), (1, 3))),
+        ("replicate", ((2, 2), (1, 1))),
+        ("circular", ((3, 1), (2, 2))),
+        ("symmetric", ((1, 1), (1, 1))),
+        ("symmetric", ((4, 2), (3, 5))),
+        ("symmetric", ((9, 1), (1, 8))),  # mirrors more than once: concatenation
+        (("zeros", "circular"), ((1, 2), (2, 1))),
+        (("reflect", "replicate"), ((2, 2), (3, 3))),
+    ],
+)
+def test_eager_pad_equals_numpy_pad(size, grad, mode, pairs):
+    x = torch.randn(ROUTE_SHAPES[size], dtype=torch.float64, requires_grad=grad)
+    modes = mode if isinstance(mode, tuple) else (mode, mode)
+    out, expected = _conv.eager_pad(x, pairs, mode), numpy_pad(x, pairs, modes)
+    assert torch.equal(out, expected)
+    if grad:
+        probe = torch.randn_like(expected)
+        torch.testing.assert_close(torch.autograd.grad(out, x, probe)[0], torch.autograd.grad(expected, x, probe)[0])
+
+
+@pytest.mark.parametrize("size", list(ROUTE_SHAPES))
+def test_eager_pad_spherical(size):
+    shape = ROUTE_SHAPES[size]
+    x = torch.randn(*shape[:-1], shape[-1] + shape[-1] % 2, dtype=torch.float64, requires_grad=True)
+    pairs = ((2, 1), (1, 2))
+    out, expected = _conv.eager_pad(x, pairs, "spherical"), spherical_reference(x, pairs)
+    assert torch.equal(out, expected)
+    probe = torch.randn_like(expected)
+    torch.testing.assert_close(torch.autograd.grad(out, x, probe)[0], torch.autograd.grad(expected, x, probe)[0])
+
+
+# ---- every layer: the eager path against the traced one ------------------------------------------
+
+LAYER_MODES = ["zeros", "reflect", "replicate", "circular", "symmetric", "partial", "coord", "spherical", "per-axis"]
+SPATIAL = {1: (11,), 2: (9, 10), 3: (5, 6, 7)}
+
+
+def make_layer(mode, dims, padding, stride, seed=0):
+    torch.manual_seed(seed)
+    if mode == "per-axis":
+        mode = ("zeros", "circular", "reflect")[:dims] if dims > 1 else ("symmetric",)
+    if mode == "spherical" and dims != 2:
+        pytest.skip("spherical layers are 2-D only")  # pragma: no cover - filtered by the parametrize below
+    return padmods.create(mode, 3, 4, 3, dim=dims, stride=stride, padding=padding).double()
+
+
+def layer_cases():
+    for mode in LAYER_MODES:
+        for dims in (1, 2, 3):
+            if mode == "spherical" and dims != 2:
+                continue
+            for padding, stride in ((1, 1), ("same", 2), (2, 1), ("full", 1)):
+                yield pytest.param(mode, dims, padding, stride, id=f"{mode}-{dims}d-{padding}-s{stride}")
+
+
+@pytest.mark.parametrize(("mode", "dims", "padding", "stride"), list(layer_cases()))
+def test_eager_path_equals_traced_path(mode, dims, padding, stride):
+    """Values, input and parameter gradients of the two paths of one layer, to float rounding."""
+    layer = make_layer(mode, dims, padding, stride)
+    x = torch.randn(2, 3, *SPATIAL[dims], dtype=torch.float64, requires_grad=True)
+    eager = layer(x)
+    traced = layer._traced_forward(x, layer.weight, layer.bias)
+    assert_same_function(eager, traced, [x, layer.weight, layer.bias], atol=1e-10)
+
+
+def test_plan_follows_changed_settings():
+    """A forward, then new padding and stride: the layer computes what a fresh layer with them computes."""
+    layer = padmods.ReflectPadConv2d(2, 3, 3, padding=1).double()
+    x = torch.randn(1, 2, 9, 9, dtype=torch.float64)
+    layer(x)
+    layer.padding, layer.stride = 2, 2
+    fresh = padmods.ReflectPadConv2d(2, 3, 3, padding=2, stride=2).double()
+    fresh.load_state_dict(layer.state_dict())
+    assert torch.equal(layer(x), fresh(x))
+    layer.padding = 4  # reflection needs more than 4 rows; the eager check must see the new padding
+    with pytest.raises(ValueError, match=r"reflect padding of \(4, 4\) along the height must be smaller"):
+        layer(torch.randn(1, 2, 4, 9, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "circular", "spherical", "per-axis"])
+def test_eager_path_refuses_what_the_layer_refuses(mode):
+    layer = padmods.create(("zeros", "circular") if mode == "per-axis" else mode, 1, 1, 5, padding=2)
+    too_small = torch.randn(1, 1, 1, 1)
+    with pytest.raises(ValueError, match="padding"):
+        layer(too_small)
+
+
+# ---- CoordConv without weight-sized copies -------------------------------------------------------
+
+
+def coord_reference(layer, x):
+    """``torch.cat([x, coordinate channels])`` convolved over the layer's border, written without the engine."""
+    sizes = x.shape[2:]
+    axes = [torch.linspace(-1, 1, n, dtype=x.dtype) if n > 1 else torch.full((1,), -1.0, dtype=x.dtype) for n in sizes]
+    grids = torch.meshgrid(*axes, indexing="ij")
+    channels = list(reversed(grids))
+    if layer.with_r:
+        channels.append(torch.sqrt(sum(g**2 for g in grids) / len(sizes)))
+    coords = torch.stack(channels).expand(x.shape[0], -1, *sizes)
+    stacked = torch.cat([x, coords], dim=1)
+    pairs = [(p, p) for p in layer.padding]
+    modes = (layer.pad_mode,) * len(sizes)
+    padded = numpy_pad(stacked, pairs, modes)
+    return {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[len(sizes)](padded, layer.weight, layer.bias, layer.stride)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("pad", ["zeros", "reflect", "circular"])
+@pytest.mark.parametrize("with_r", [False, True])
+def test_coord_appending_route_equals_concatenation(dims, pad, with_r):
+    """Many channels on a small map: training appends the coordinate channels to the input."""
+    torch.manual_seed(1)
+    layer = padmods.create("coord", 16, 8, 3, dim=dims, padding=1, pad=pad, with_r=with_r).double()
+    x = torch.randn(1, 16, *[3] * dims, dtype=torch.float64, requires_grad=True)
+    assert _coord.appends_coordinates(x, layer.weight)
+    assert_same_function(layer(x), coord_reference(layer, x), [x, layer.weight, layer.bias], atol=1e-10)
+
+
+def test_coord_appending_route_with_partial_border():
+    torch.manual_seed(2)
+    layer = padmods.CoordConv2d(16, 8, 3, padding=1, pad="partial").double()
+    x = torch.randn(2, 16, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert _coord.appends_coordinates(x, layer.weight)
+    with torch.no_grad():
+        split = layer.eval()(x)  # inference: the split form with kept taps
+    layer.train()
+    assert_same_function(layer(x), layer._traced_forward(x, layer.weight, layer.bias), [x, layer.weight], atol=1e-10)
+    torch.testing.assert_close(layer(x).detach(), split, rtol=1e-12, atol=1e-12)
+
+
+def test_coord_large_maps_split_the_weight():
+    layer = padmods.CoordConv2d(2, 3, 3, padding=1)
+    assert not _coord.appends_coordinates(torch.randn(4, 2, 32, 32), layer.weight)
+    with torch.no_grad():
+        assert not _coord.appends_coordinates(torch.randn(1, 2, 2, 2), layer.weight)  # no autograd: kept taps
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+def test_coord_kept_taps_follow_every_change_of_the_weight(context):
+    """The taps kept in eval are made again after an optimizer step, load_state_dict and .data replacement."""
+    torch.manual_seed(3)
+    layer = padmods.CoordConv2d(3, 4, 3, padding=1).double().eval()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+
+    def check():
+        with context():
+            out = layer(x)
+        torch.testing.assert_close(out, coord_reference(layer, x).detach(), rtol=1e-12, atol=1e-12)
+
+    check()
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.5)
+    layer(x).sum().backward()  # a training step between two eval calls
+    optimizer.step()
+    check()
+    state = {k: torch.randn_like(v) for k, v in layer.state_dict().items()}
+    layer.load_state_dict(state)
+    check()
+    layer.weight.data = torch.randn_like(layer.weight)
+    check()
+    with torch.no_grad():
+        layer.weight[:, :3] *= 2.0  # in place, outside any optimizer
+    check()
+
+
+def test_coord_kept_taps_survive_a_switch_between_inference_mode_and_autograd():
+    layer = padmods.CoordConv2d(3, 4, 3, padding=1).double().eval()
+    x = torch.randn(1, 3, 5, 5, dtype=torch.float64)
+    with torch.inference_mode():
+        layer(x)
+    out = layer.train()(x.requires_grad_())
+    out.sum().backward()  # would fail on an inference tensor saved for backward
+    assert layer.weight.grad is not None
+    with torch.no_grad():
+        torch.testing.assert_close(layer.eval()(x), coord_reference(layer, x), rtol=1e-12, atol=1e-12)
+
+
+def test_coord_kept_taps_stay_out_of_state_dict_and_pickle():
+    layer = padmods.CoordConv2d(3, 4, 3, padding=1).eval()
+    with torch.no_grad():
+        layer(torch.randn(1, 3, 5, 5))
+    assert "_input_taps" in layer.__dict__
+    assert set(layer.state_dict()) == {"weight", "bias"}
+    clone = pickle.loads(pickle.dumps(layer))
+    assert "_input_taps" not in clone.__dict__
+    x = torch.randn(1, 3, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(clone(x), layer(x))
+
+
+def test_coord_parametrized_weight_is_never_kept():
+    """A parametrized weight is a new tensor every call, so nothing is kept and a change shows at once."""
+    layer = padmods.CoordConv2d(2, 3, 3, padding=1).double().eval()
+    torch.nn.utils.parametrizations.weight_norm(layer)
+    x = torch.randn(1, 2, 5, 5, dtype=torch.float64)
+    with torch.no_grad():
+        before = layer(x)
+        layer.parametrizations.weight.original0.mul_(3.0)
+        after = layer(x)
+    assert "_input_taps" not in layer.__dict__
+    assert not torch.allclose(before, after)

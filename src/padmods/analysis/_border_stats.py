@@ -90,8 +90,8 @@ class BorderStats:
         """Merge in one output ``(N, C, *spatial)`` whose border strips hold ``strips[a]`` outputs per axis."""
         dims = len(strips)
         interior = [slice(before, size - after) for (before, after), size in zip(strips, output.shape[2:], strict=True)]
-        index = (slice(None), slice(None), *interior)
-        regions: list[Tensor] = [output[index]]
+        window = (slice(None), slice(None), *interior)
+        regions: list[Tensor] = [output[window]]
         for axis, (before, after) in enumerate(strips):
             size = output.shape[2 + axis]
             regions.append(output.narrow(2 + axis, 0, before))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from padmods import registry
 from padmods.analysis._border_stats import SIDES, BorderStats, Recorder, batches, run_model
 
 if TYPE_CHECKING:
@@ -272,7 +273,9 @@ def check_threshold(threshold: Any) -> float:
 def _layer_row(name: str, layer: str, stats: BorderStats, threshold: float) -> tuple[LayerNeurons, list[PaddingNeuron]]:
     sides = SIDES[stats.dims]
     scores = border_scores(stats)
-    finite = torch.isfinite(scores).all(dim=1)
+    finite = (
+        torch.isfinite(scores).all(dim=1) & torch.isfinite(stats.mean).all(dim=0) & torch.isfinite(stats.m2).all(dim=0)
+    )
     scores = torch.where(finite.unsqueeze(1), scores, 0.0)
     note = ""
     if not bool(finite.all()):
@@ -380,6 +383,8 @@ def padding_neurons(
         raise TypeError(f"padding_neurons expects an nn.Module, got {type(model).__name__}")
     threshold = check_threshold(threshold)
     mode = _intervention_mode(intervene)
+    if mode is not None:
+        registry.dimensions(mode)  # an unknown mode fails here, before the model runs
     if mode is not None and isinstance(inputs, Iterator):
         raise TypeError(
             "padding_neurons(intervene=...) runs the model on the inputs twice, which a one-pass "

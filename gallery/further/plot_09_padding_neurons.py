@@ -132,14 +132,16 @@ for offset, (mode, report), marker, color in zip((-0.12, 0.12), reports.items(),
     for position, row in enumerate(report.layers):
         best = row.scores.max(dim=1).values.numpy()
         label = f"'{mode}'" if position == 0 else None
-        ax.scatter(np.full(len(best), position + offset), best, marker=marker, color=color, s=36, alpha=0.7, label=label)
+        ax.scatter(
+            np.full(len(best), position + offset), best, marker=marker, color=color, s=36, alpha=0.7, label=label
+        )
 ax.axhline(reports["zeros"].threshold, color="grey", linestyle=":", linewidth=1.5, label="threshold")
 ax.set_xticks(range(len(reports["zeros"].layers)), [f"conv {i + 1}" for i in range(len(reports["zeros"].layers))])
 ax.set_ylabel("best score of each channel", fontsize=11)
 ax.set_ylim(-1, 1)
 ax.tick_params(labelsize=10)
 ax.legend(fontsize=10, loc="lower left")
-ax.set_title("Border scores: zero padding against circular", fontsize=12)
+_ = ax.set_title("Border scores: zero padding against circular", fontsize=12)
 
 # %%
 # The first layer has no border detector in either network: its input is noise of mean zero, and
@@ -151,8 +153,8 @@ ax.set_title("Border scores: zero padding against circular", fontsize=12)
 #
 # For the (up to) four highest-scoring padding-aware neurons of the zero-padded network: the kernel,
 # summed over the input channels (the response to a constant input, tap by tap), and the mean
-# activation map over the test images (the convolution's output, before batch normalisation). The
-# border the neuron was found on lights up.
+# activation map over the test images (the convolution's output, before batch normalisation), each
+# on a colour scale of its own. The border the neuron was found on lights up.
 
 zeros, report = models["zeros"], reports["zeros"]
 convs = dict(zeros.named_modules())
@@ -162,6 +164,8 @@ maps = {}
 
 
 def keep(name):
+    """A forward hook that keeps the mean output map of the layer ``name``."""
+
     def hook(module, args, output):
         maps[name] = output.mean(dim=0)
 
@@ -204,8 +208,8 @@ result = padding_intervention(zeros, test_images, report, progress=False)
 print(result)
 
 # %%
-# The border response of the neurons falls away, and the output changes with it. The accuracy
-# shows what that costs: evaluated with only those layers switched (:func:`padmods.padding`
+# Most of each neuron's border response is gone (a drop above 100% means the border now responds
+# *less* than the interior), and the output changes with it. The accuracy shows what that costs: evaluated with only those layers switched (:func:`padmods.padding`
 # switches them for the length of a ``with`` block), and with every layer switched.
 
 before = accuracy(zeros)
@@ -217,7 +221,13 @@ print(f"accuracy {before[0]:.2f}; neurons' layers circular {switched[0]:.2f}; al
 
 fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
 ax.plot(DISTANCES, before[1], marker="o", linewidth=1.8, label="as trained (zeros)")
-ax.plot(DISTANCES, switched[1], marker="s", linewidth=1.8, label=f"conv {', '.join(str(conv_number[name]) for name in result.layers)} circular")
+ax.plot(
+    DISTANCES,
+    switched[1],
+    marker="s",
+    linewidth=1.8,
+    label=f"conv {', '.join(str(conv_number[name]) for name in result.layers)} circular",
+)
 ax.plot(DISTANCES, all_switched[1], marker="D", linewidth=1.8, label="every layer circular")
 ax.axhline(0.5, color="grey", linestyle=":", linewidth=1.5, label="chance")
 ax.set_xlabel("distance of the pattern from the border (pixels)", fontsize=11)
@@ -226,15 +236,15 @@ ax.set_ylim(0, 1.03)
 ax.set_xticks(DISTANCES)
 ax.tick_params(labelsize=10)
 ax.legend(fontsize=10, loc="lower right")
-ax.set_title("The zero-padded network, its padding switched", fontsize=12)
+_ = ax.set_title("The zero-padded network, its padding switched", fontsize=12)
 
 # %%
 # Final words
 # -----------
 #
 # A handful of channels carry what the zero-padded network knows about the border, and switching
-# the padding of the layers that hold them is enough to take the accuracy near the border away,
-# without retraining and without touching the weights. On your own model the same two calls answer
+# the padding of the layers that hold them takes most of the accuracy near the border away, without
+# retraining and without touching the weights. On your own model the same two calls answer
 # "does padding matter here?": ``padmods neurons MODEL --inputs images.pt --intervene`` does it
 # from the command line (:doc:`/cli`).
 #

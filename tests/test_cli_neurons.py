@@ -66,7 +66,7 @@ def test_reads_a_saved_tensor_and_writes_strict_json(capsys: pytest.CaptureFixtu
 def test_table_threshold_and_intervention(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "neuron_models:detector()", "--inputs", "images.pt")
     assert status == 0
-    assert out.startswith("1 padding-aware neurons in 2 channels (50.0%) of 1 convolutions, score >= 0.9, 10 samples")
+    assert out.startswith("1 padding-aware neuron in 2 channels (50.0%) of 1 convolution, score >= 0.9, 10 samples")
     status, out, _ = run(capsys, "neuron_models:detector()", "--inputs", "images.pt", "--intervene", "--json")
     assert status == 0
     intervention = json.loads(out, parse_constant=refuse)["intervention"]

@@ -154,7 +154,9 @@ _ = ax.set_title("Border scores: zero padding against circular", fontsize=12)
 # For the (up to) four highest-scoring padding-aware neurons of the zero-padded network: the kernel,
 # summed over the input channels (the response to a constant input, tap by tap), and the mean
 # activation map over the test images (the convolution's output, before batch normalisation), each
-# on a colour scale of its own. The border the neuron was found on lights up.
+# on a colour scale of its own. The border the neuron was found on lights up. A detector of the left
+# border weighs its left column negatively: where the padding's zeros take the place of those
+# inputs, nothing is subtracted, and the response rises.
 
 zeros, report = models["zeros"], reports["zeros"]
 convs = dict(zeros.named_modules())
@@ -209,8 +211,9 @@ print(result)
 
 # %%
 # Most of each neuron's border response is gone (a drop above 100% means the border now responds
-# *less* than the interior), and the output changes with it. The accuracy shows what that costs: evaluated with only those layers switched (:func:`padmods.padding`
-# switches them for the length of a ``with`` block), and with every layer switched.
+# *less* than the interior), and the output changes with it. The accuracy shows what that costs,
+# evaluated with only those layers switched (:func:`padmods.padding` switches them for the length
+# of a ``with`` block) and with every layer switched.
 
 before = accuracy(zeros)
 with padmods.padding(zeros, "circular", filter=lambda name, conv: name in result.layers):

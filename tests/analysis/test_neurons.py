@@ -257,7 +257,7 @@ def test_intervention_leaves_the_model_exactly_as_it_was():
 
 def test_intervention_names_layers_that_convert_leaves_alone():
     conv = nn.Conv2d(2, 2, 3, padding=1, groups=2)
-    neuron = PaddingNeuron("0", 0, "top", 0.95, (0.95, 0.0, 0.0, 0.0), 1.0)
+    neuron = PaddingNeuron("0", 0, "top", 0.95, (("top", 0.95), ("bottom", 0.0), ("left", 0.0), ("right", 0.0)), 1.0)
     result = padding_intervention(nn.Sequential(conv), torch.rand(2, 2, 6, 6), [neuron], mode="coord", progress=False)
     assert result.skipped == (("0", "CoordConv2d supports groups=1 only, got groups=2"),)
     assert result.output_change == 0
@@ -353,7 +353,9 @@ def test_other_bad_arguments():
     with pytest.raises(ValueError, match="no-such-mode"):
         padding_neurons(detector_2d(), noisy_images(2, 5, 5), intervene="no-such-mode", progress=False)
     with pytest.raises(ValueError, match="no convolution named 'missing' ran"):
-        padding_intervention(detector_2d(), noisy_images(2, 5, 5), [PaddingNeuron("missing", 0, "top", 1, (1,), 1)])
+        padding_intervention(
+            detector_2d(), noisy_images(2, 5, 5), [PaddingNeuron("missing", 0, "top", 1.0, (("top", 1.0),), 1.0)]
+        )
 
 
 # ---- the report ----------------------------------------------------------------------------------
@@ -377,10 +379,10 @@ def test_report_is_frozen_strict_json_and_prints_a_table():
     }
     assert payload["intervention"]["neurons"][0]["drop"] == pytest.approx(1.0, abs=0.1)
     lines = str(report).splitlines()
-    assert lines[0] == "1 padding-aware neurons in 6 channels (16.7%) of 2 convolutions, score >= 0.9, 4 samples"
+    assert lines[0] == "1 padding-aware neuron in 6 channels (16.7%) of 2 convolutions, score >= 0.9, 4 samples"
     assert lines[1].split() == ["layer", "class", "channels", "neurons", "share"]
     assert lines[2].split() == ["0.0", "Conv2d", "4", "1", "25.0%"]
-    assert "switching the padding of 1 layer(s) to 'circular'" in str(report)
+    assert "switching the padding of 1 layer to 'circular'" in str(report)
 
 
 def test_non_finite_outputs_give_no_score_and_strict_json():

@@ -134,8 +134,9 @@ class PaddingIntervention:
 
     def __str__(self) -> str:
         change = "unknown" if self.output_change is None else f"{self.output_change:.1%}"
+        layers = f"{len(self.layers)} layer" + ("" if len(self.layers) == 1 else "s")
         lines = [
-            f"switching the padding of {len(self.layers)} layer(s) to {self.mode!r}: the output changes by "
+            f"switching the padding of {layers} to {self.mode!r}: the output changes by "
             f"{change} (RMS, relative)"
             + (
                 ""

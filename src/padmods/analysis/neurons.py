@@ -91,7 +91,8 @@ class PaddingNeuron:
         side: The side of the border with the highest score: ``'top'``, ``'bottom'``, ``'left'``,
             ``'right'`` in 2-D; ``'start'``, ``'end'`` in 1-D; ``'front'``, ``'back'`` and those of 2-D in 3-D.
         score: The score on that side, in ``[threshold, 1)``.
-        scores: The score on every side, side by side with the layer's :attr:`LayerNeurons.sides`.
+        scores: ``(side, score)`` for every side of the layer's border, in the order of
+            :attr:`LayerNeurons.sides`.
         excess: The mean response on :attr:`side` minus the mean interior response.
     """
 
@@ -99,22 +100,22 @@ class PaddingNeuron:
     channel: int
     side: str
     score: float
-    scores: tuple[float, ...]
+    scores: tuple[tuple[str, float], ...]
     excess: float
 
-    def sides_at(self, threshold: float, names: Sequence[str]) -> tuple[str, ...]:
-        """The sides whose score reaches ``threshold``, best first; ``names`` are the layer's sides."""
-        order = sorted(range(len(self.scores)), key=lambda index: -self.scores[index])
-        return tuple(names[index] for index in order if self.scores[index] >= threshold)
+    def sides_above(self, threshold: float) -> tuple[str, ...]:
+        """The sides whose score reaches ``threshold``, best first."""
+        ranked = sorted(self.scores, key=lambda pair: -pair[1])
+        return tuple(side for side, score in ranked if score >= threshold)
 
-    def to_dict(self, names: Sequence[str]) -> dict[str, Any]:
-        """The neuron as plain JSON values; ``names`` are the layer's sides."""
+    def to_dict(self) -> dict[str, Any]:
+        """The neuron as plain JSON values."""
         return {
             "layer": self.layer,
             "channel": self.channel,
             "side": self.side,
             "score": self.score,
-            "scores": dict(zip(names, self.scores, strict=True)),
+            "scores": dict(self.scores),
             "excess": self.excess,
         }
 
@@ -207,7 +208,6 @@ class PaddingNeuronReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON values: finite numbers only, so ``json.dumps(..., allow_nan=False)`` works."""
-        sides = {row.name: row.sides for row in self.layers}
         return {
             "threshold": self.threshold,
             "samples": self.samples,
@@ -215,15 +215,16 @@ class PaddingNeuronReport:
             "count": len(self.neurons),
             "share": self.share,
             "layers": [row.to_dict() for row in self.layers],
-            "neurons": [neuron.to_dict(sides[neuron.layer]) for neuron in self.neurons],
+            "neurons": [neuron.to_dict() for neuron in self.neurons],
             "unknown": list(self.unknown),
             "intervention": None if self.intervention is None else self.intervention.to_dict(),
         }
 
     def __str__(self) -> str:
         lines = [
-            f"{len(self.neurons)} padding-aware neurons in {self.channels} channels ({self.share:.1%}) "
-            f"of {len(self.layers)} convolutions, score >= {self.threshold:g}, {self.samples} samples"
+            f"{_count(len(self.neurons), 'padding-aware neuron')} in {_count(self.channels, 'channel')} "
+            f"({self.share:.1%}) of {_count(len(self.layers), 'convolution')}, score >= {self.threshold:g}, "
+            f"{_count(self.samples, 'sample')}"
         ]
         layer_rows = [
             (row.name or "<model>", row.layer, str(row.channels), str(row.neurons), f"{row.share:.1%}", row.note)
@@ -232,14 +233,13 @@ class PaddingNeuronReport:
         lines += _table(("layer", "class", "channels", "neurons", "share", ""), layer_rows)
         if self.neurons:
             lines.append("")
-            sides = {row.name: row.sides for row in self.layers}
             neuron_rows = [
                 (
                     neuron.layer or "<model>",
                     str(neuron.channel),
                     neuron.side,
                     f"{neuron.score:.3f}",
-                    " ".join(neuron.sides_at(self.threshold, sides[neuron.layer])),
+                    " ".join(neuron.sides_above(self.threshold)),
                 )
                 for neuron in self.neurons
             ]
@@ -250,6 +250,10 @@ class PaddingNeuronReport:
         return "\n".join(lines)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(cells[i]) for cells in (header, *rows)) for i in range(len(header))]
     return [
@@ -258,7 +262,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str
     ]
 
 
-def check_threshold(threshold: Any) -> float:
+def _check_threshold(threshold: Any) -> float:
     """``threshold`` as a float if it lies in ``(0, 1)``, else a ``ValueError`` that names it."""
     if (
         isinstance(threshold, bool)
@@ -291,7 +295,7 @@ def _layer_row(name: str, layer: str, stats: BorderStats, threshold: float) -> t
             channel=channel,
             side=sides[int(where[channel])],
             score=float(best[channel]),
-            scores=tuple(float(value) for value in scores[channel]),
+            scores=tuple(zip(sides, (float(value) for value in scores[channel]), strict=True)),
             excess=float(border_excess(stats, int(where[channel]))[channel]),
         )
         for channel in range(scores.shape[0])
@@ -381,7 +385,7 @@ def padding_neurons(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"padding_neurons expects an nn.Module, got {type(model).__name__}")
-    threshold = check_threshold(threshold)
+    threshold = _check_threshold(threshold)
     mode = _intervention_mode(intervene)
     if mode is not None:
         registry.dimensions(mode)  # an unknown mode fails here, before the model runs
@@ -390,7 +394,7 @@ def padding_neurons(
             "padding_neurons(intervene=...) runs the model on the inputs twice, which a one-pass "
             f"{type(inputs).__name__} cannot give; pass a tensor, a list or a DataLoader"
         )
-    recorder, samples = record(model, inputs, progress=progress, caller="padding_neurons")
+    recorder, samples = _record(model, inputs, progress=progress, caller="padding_neurons")
     rows: list[LayerNeurons] = []
     found: list[PaddingNeuron] = []
     for name, stats in recorder.stats.items():
@@ -417,7 +421,7 @@ def _intervention_mode(intervene: Any) -> Union[str, tuple[str, ...], None]:
     raise TypeError(f"intervene is True, False or a padding mode, got {intervene!r}")
 
 
-def record(
+def _record(
     model: nn.Module,
     inputs: Union[Tensor, Iterable[Any]],
     *,

@@ -335,10 +335,10 @@ def padding_neurons(
     where :math:`\rho_s` is the root mean square of the response over the side and the interior
     together and :math:`\kappa = 10^{-4}` (:math:`10^{-2}` for float16 and bfloat16 outputs) a
     noise floor: border and interior responses that differ only by rounding score about 0. The
-    score is :math:`d / \sqrt{1 + d^2}` of :math:`d = \Delta_s / \sigma_I`, how many interior
-    standard deviations the mean border response lies above the mean interior response, so it
-    does not change with the bias or the scale of the channel, and is 1 for a channel that
-    responds only on the border. A channel is padding-aware when its best side scores at least
+    score is (up to that floor) :math:`d / \sqrt{1 + d^2}` of :math:`d = \Delta_s / \sigma_I`, how
+    many interior standard deviations the mean border response lies above the mean interior
+    response, so it does not change with the scale of the channel nor, beyond the floor, with its
+    bias, and it nears 1 for a channel that responds only on the border. A channel is padding-aware when its best side scores at least
     ``threshold``; the default 0.9 asks for :math:`d \ge 2.06`. A channel whose response is *lower*
     on the border (a blur darkened by zero padding) scores below 0 and is not reported. Dead and
     constant channels score 0.

@@ -6,6 +6,7 @@ Usage::
     padmods position [--modes zeros,circular] [--size 10] [--seed 0] [--json] [--plot FILE.png]
     padmods impact [--modes zeros,reflect] [--size 28] [--layers 5] [--padding same] [--json] [--plot FILE.png]
     padmods report MODULE:MODEL --input-shape 1,3,224,224 [--suggest 3] [--json]
+    padmods neurons MODULE:MODEL --inputs FILE.pt [--threshold 0.9] [--intervene [MODE]] [--json]
 
 Bad arguments end the program with exit status 2 and one line on stderr. ``--plot`` needs
 matplotlib (``pip install 'padmods[plot]'``), imported only when ``--plot`` is given.
@@ -34,6 +35,7 @@ import padmods
 from padmods.analysis import conv_stack, impact_map, position_leak
 from padmods.analysis.impact import ImpactOverflowWarning
 from padmods.analysis.position import PositionLeakResult
+from padmods.cli_neurons import add_neurons_parser, neurons_command
 from padmods.cli_report import input_shape as _input_shape
 from padmods.cli_report import report_command as _report_command
 
@@ -149,6 +151,7 @@ def _build_parser() -> _Parser:
         "--suggest", type=_positive_int, metavar="N", help="also name the N nearest sizes per axis that drop no padding"
     )
     report.add_argument("--json", action="store_true", help=json_help)
+    add_neurons_parser(commands)
     return parser
 
 
@@ -429,6 +432,7 @@ _COMMANDS = {
     "position": _position_command,
     "impact": _impact_command,
     "report": _report_command,
+    "neurons": neurons_command,
 }
 
 

@@ -171,6 +171,12 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
         return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if single == "zeros" else single)
     if (single in BORDER_COPY_MODES or not tiny) and fits_one_pass(input, pairs, modes):
         return border_pad(input, pairs, modes)
+    if all(m in TORCH_PAD_MODES for m in modes):  # a tiny per-axis border: one F.pad per axis, first axis first
+        for axis, ((before, after), axis_mode) in enumerate(zip(pairs, modes, strict=True)):
+            flat = [0] * (2 * len(pairs))
+            flat[2 * (len(pairs) - 1 - axis) : 2 * (len(pairs) - axis)] = [before, after]
+            input = F.pad(input, flat, mode="constant" if axis_mode == "zeros" else axis_mode)
+        return input
     if mode == "spherical":
         return spherical_pad(input, pairs)
     return concat_pad(input, pairs, modes)

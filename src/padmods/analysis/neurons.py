@@ -338,8 +338,8 @@ def padding_neurons(
     score is (up to that floor) :math:`d / \sqrt{1 + d^2}` of :math:`d = \Delta_s / \sigma_I`, how
     many interior standard deviations the mean border response lies above the mean interior
     response, so it does not change with the scale of the channel nor, beyond the floor, with its
-    bias, and it nears 1 for a channel that responds only on the border. A channel is padding-aware when its best side scores at least
-    ``threshold``; the default 0.9 asks for :math:`d \ge 2.06`. A channel whose response is *lower*
+    bias, and it nears 1 for a channel that responds only on the border. A channel is
+    padding-aware when its best side scores at least ``threshold``; the default 0.9 asks for :math:`d \ge 2.06`. A channel whose response is *lower*
     on the border (a blur darkened by zero padding) scores below 0 and is not reported. Dead and
     constant channels score 0.
 

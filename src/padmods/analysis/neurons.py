@@ -339,9 +339,9 @@ def padding_neurons(
     many interior standard deviations the mean border response lies above the mean interior
     response, so it does not change with the scale of the channel nor, beyond the floor, with its
     bias, and it nears 1 for a channel that responds only on the border. A channel is
-    padding-aware when its best side scores at least ``threshold``; the default 0.9 asks for :math:`d \ge 2.06`. A channel whose response is *lower*
-    on the border (a blur darkened by zero padding) scores below 0 and is not reported. Dead and
-    constant channels score 0.
+    padding-aware when its best side scores at least ``threshold``; the default 0.9 asks for
+    :math:`d \ge 2.06`. A channel whose response is *lower* on the border (a blur darkened by
+    zero padding) scores below 0 and is not reported. Dead and constant channels score 0.
 
     Garcia-Gasulla et al. compare each filter's activations on the border with those elsewhere,
     side by side; this score is one such comparison, with a scale taken from the interior so

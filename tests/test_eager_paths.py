@@ -353,3 +353,19 @@ def test_coord_parametrized_weight_is_never_kept():
         after = layer(x)
     assert "_input_taps" not in layer.__dict__
     assert not torch.allclose(before, after)
+
+
+@pytest.mark.parametrize("mode", LAYER_MODES)
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("size", [6, 40])  # below and above the one-pass threshold (8 x 40 x 40 elements)
+def test_channels_last_stays_channels_last(mode, grad, size):
+    torch.manual_seed(4)
+    modes = ("zeros", "circular") if mode == "per-axis" else mode
+    layer = padmods.create(modes, 8, 4, 3, padding=1).double().to(memory_format=torch.channels_last)
+    x = torch.randn(1, 8, size, size, dtype=torch.float64).to(memory_format=torch.channels_last)
+    x.requires_grad_(grad)
+    with torch.set_grad_enabled(grad):
+        out = layer(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    contiguous = layer._traced_forward(x.contiguous(), layer.weight, layer.bias)
+    torch.testing.assert_close(out, contiguous, rtol=1e-12, atol=1e-12)

@@ -19,9 +19,9 @@ from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
+from padmods._conv_classes import conv_dims
 from padmods._typing import Pairs
 from padmods.conversion.adapters import plain_overrides
-from padmods.registry import conv_dims
 
 __all__ = ["LayerPadding", "PaddingReport", "axis_padding_use", "padding_report", "suggest_sizes"]
 

@@ -11,6 +11,7 @@ from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.lazy import LazyModuleMixin
 
 from padmods import registry
+from padmods._conv_classes import conv_dims
 from padmods.conversion._walk import plan_replacements
 from padmods.conversion.adapters import plain_overrides
 from padmods.conversion.carry import CannotCarry, carry, copy_model
@@ -138,7 +139,7 @@ def convert(
           2: Conv2d -> CircularPadConv2d
     """
     if isinstance(mode, type):
-        class_dims = registry.conv_dims(mode)
+        class_dims = conv_dims(mode)
         if not class_dims:
             raise TypeError(f"convert expects a mode name or a convolution layer class, got {mode!r}")
     else:
@@ -152,7 +153,7 @@ def convert(
     skipped: list[Skipped] = []
 
     def replacement(name: str, module: nn.Module) -> Optional[nn.Module]:
-        dims = registry.conv_dims(module)
+        dims = conv_dims(module)
         if not dims or (class_dims and dims != class_dims):
             return None
         conv: _ConvNd = module  # type: ignore[assignment]

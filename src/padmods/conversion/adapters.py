@@ -28,8 +28,9 @@ from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.parametrize import type_before_parametrizations
 
 from padmods import _checks
+from padmods._conv_classes import TORCH_CONVS, conv_dims
 from padmods.layers.base import PaddedConvNd
-from padmods.registry import TORCH_CONVS, conv_dims, modes
+from padmods.registry import modes
 
 __all__ = [
     "ADAPTABLE_SETTINGS",

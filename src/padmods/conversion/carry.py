@@ -20,8 +20,8 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils import parametrize
 
+from padmods._conv_classes import TORCH_CONVS
 from padmods.conversion.adapters import is_padding_layer
-from padmods.registry import TORCH_CONVS
 
 __all__ = ["CannotCarry", "Source", "carry", "copy_model", "restore", "source_of"]
 

@@ -10,10 +10,10 @@ from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
 from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad
+from padmods._conv_classes import TORCH_CONVS
 from padmods._engine import ENGINE_BORDERS, engine_conv, padding_of
 from padmods._trace import constant_checks
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
-from padmods.registry import TORCH_CONVS
 
 __all__ = ["PaddedConv1d", "PaddedConv2d", "PaddedConv3d", "PaddedConvNd"]
 

@@ -308,7 +308,8 @@ def test_impact_beyond_float64_is_an_error_not_infinity(capsys: pytest.CaptureFi
 
 
 def test_json_output_refuses_non_finite_numbers_and_says_where() -> None:
-    from padmods.cli import _strict_json, _UsageError
+    from padmods.cli_args import UsageError as _UsageError
+    from padmods.cli_output import strict_json as _strict_json
 
     assert strict_loads(_strict_json([{"a": 1.0, "b": [2.0]}], "padmods x", "hint")) == [{"a": 1.0, "b": [2.0]}]
     for value, text in ((float("nan"), "nan"), (float("inf"), "inf"), (float("-inf"), "-inf")):
@@ -329,7 +330,7 @@ def test_position_json_is_strict_even_when_training_diverges(
         result.scores[0, 0] = float("nan")
         return result
 
-    monkeypatch.setattr("padmods.cli.position_leak", diverging)
+    monkeypatch.setattr("padmods.cli_position.position_leak", diverging)
     status, out, err = run(capsys, "position", "--modes", "zeros", "--steps", "2", "--size", "4", "--json")
     assert status == 2
     assert out == ""
@@ -351,8 +352,10 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the experiment ran before --plot was checked")
 
-    for name in ("impact_map", "position_leak", "conv_stack", "_default_modes"):
-        monkeypatch.setattr(f"padmods.cli.{name}", work)
+    for name in ("cli_impact.impact_map", "cli_position.position_leak", "cli_impact.conv_stack"):
+        monkeypatch.setattr(f"padmods.{name}", work)
+    for module in ("cli_impact", "cli_position"):
+        monkeypatch.setattr(f"padmods.{module}.default_modes", work)
 
 
 @pytest.mark.parametrize("command", QUICK)
@@ -455,6 +458,6 @@ def test_other_runtime_errors_are_not_taken_for_memory(monkeypatch: pytest.Monke
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("padmods.cli.impact_map", broken)
+    monkeypatch.setattr("padmods.cli_impact.impact_map", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["impact", "--modes", "zeros", "--size", "4"])

@@ -20,19 +20,26 @@ from typing import Any
 from torch import nn
 
 from padmods.analysis import padding_report, suggest_sizes
+from padmods.cli_args import JSON_HELP, input_shape, positive_int
 
-__all__ = ["input_shape", "load_model", "report_command"]
+__all__ = ["add_parser", "load_model", "run"]
 
 
-def input_shape(text: str) -> tuple[int, ...]:
-    """The ``--input-shape`` argument: ``N,C`` and at least one spatial size, all positive."""
-    try:
-        shape = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated sizes such as 1,3,224,224, got {text!r}") from None
-    if len(shape) < 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected N,C and at least one spatial size, all positive, got {text!r}")
-    return shape
+def add_parser(commands: Any) -> None:
+    """Add the ``report`` subcommand to ``commands`` (argparse's subparsers)."""
+    parser = commands.add_parser(
+        "report",
+        help="which padding each convolution of a model reads, and which it drops",
+        description="Run MODEL once on zeros of --input-shape and list each convolution's padding: "
+        "what its outputs read, and what they never read (a blind spot).",
+    )
+    parser.add_argument("model", metavar="MODEL", help="module:attribute or module:factory()")
+    parser.add_argument("--input-shape", type=input_shape, required=True, metavar="N,C,H,W", help="the input's shape")
+    parser.add_argument(
+        "--suggest", type=positive_int, metavar="N", help="also name the N nearest sizes per axis that drop no padding"
+    )
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
+    parser.set_defaults(run=run)
 
 
 def load_model(spec: str) -> nn.Module:
@@ -60,7 +67,7 @@ def load_model(spec: str) -> nn.Module:
     return model
 
 
-def report_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Print the padding report (and suggested sizes) of ``args.model``."""
     try:
         model = load_model(args.model)

@@ -23,6 +23,7 @@ is set; :func:`main` restores torch's thread count when it returns.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ import torch
 
 import padmods
 from padmods import cli_impact, cli_modes, cli_position, cli_report
-from padmods.cli_args import PROG, Parser, UsageError
+from padmods.cli_args import PROG, Parser, UsageError, too_large
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -48,17 +49,37 @@ def _build_parser() -> Parser:
     return parser
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, MemoryError) or "can't allocate memory" in str(error) or "out of memory" in str(error)
-
-
 def _allocation_text(error: BaseException) -> str:
     """The useful part of torch's allocation error, e.g. 'you tried to allocate 128000000000000 bytes'."""
     text = " ".join(str(error).split())
     start = text.find("you tried to allocate")
     if start >= 0:
         return text[start:].split(".")[0]
-    return text or type(error).__name__
+    return text.split(" Exception raised from ")[0] or type(error).__name__
+
+
+def _sizes_given(args: argparse.Namespace | None) -> str:
+    """The options that set a size or a count, as given: ``--size 5000, --kernel-size 3, --steps 150``."""
+    options = ("size", "layers", "kernel_size", "steps", "input_shape", "suggest")
+    given = [(name, getattr(args, name, None)) for name in options]
+    return ", ".join(
+        f"--{name.replace('_', '-')} {','.join(map(str, value)) if isinstance(value, tuple) else value}"
+        for name, value in given
+        if value is not None
+    )
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that Python's flush at exit does not meet the closed pipe again."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a stand-in for stdout, e.g. a test's capture
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+    finally:
+        os.close(null)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,33 +89,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after the program name.
 
     Returns:
-        The exit status: 0 on success, 2 for bad arguments (after one line on stderr).
+        The exit status: 0 on success; 1, quietly, when the reader of the output closed it early
+        (``padmods impact --json | head``); 2 for bad arguments, after one line on stderr.
     """
     parser = _build_parser()
-    args = None
+    args: argparse.Namespace | None = None
     threads = torch.get_num_threads()
+    prog = PROG
     try:
-        args = parser.parse_args(argv)
-        if "OMP_NUM_THREADS" not in os.environ:
-            torch.set_num_threads(1)
-        status: int = args.run(args)
+        try:
+            args = parser.parse_args(argv)
+            prog = f"{PROG} {args.command}"
+            if "OMP_NUM_THREADS" not in os.environ:
+                torch.set_num_threads(1)
+            status: int = args.run(args)
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be answered
         return status
+    except BrokenPipeError:  # e.g. `| head`: the reader has all it wants
+        _quiet_stdout()
+        return 1
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
     except SystemExit as exit_:  # --help and --version
         return exit_.code if isinstance(exit_.code, int) else 0
-    except ValueError as error:  # a setting the library refuses, e.g. padding that does not fit
-        print(UsageError(f"{PROG} {getattr(args, 'command', '')}".strip(), str(error)), file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as error:  # a --size whose tensors cannot be allocated
-        if not _is_out_of_memory(error):
+    except (ValueError, MemoryError, RuntimeError, TypeError) as error:
+        if not too_large(error):
+            if isinstance(error, ValueError):  # a setting the library refuses, e.g. padding that does not fit
+                print(UsageError(prog, str(error)), file=sys.stderr)
+                return 2
             raise
-        print(
+        print(  # sizes whose tensors cannot exist
             UsageError(
-                f"{PROG} {getattr(args, 'command', '')}".strip(),
-                f"not enough memory for these settings (--size {getattr(args, 'size', '?')}): "
-                f"{_allocation_text(error)}; use a smaller --size",
+                prog,
+                f"not enough memory for these settings ({_sizes_given(args)}): {_allocation_text(error)}; "
+                "use smaller sizes",
             ),
             file=sys.stderr,
         )

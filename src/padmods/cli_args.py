@@ -17,9 +17,11 @@ import padmods
 
 __all__ = [
     "JSON_HELP",
+    "MAX_INT",
     "MODES_HELP",
     "PLOT_HELP",
     "PROG",
+    "SEEDS",
     "Parser",
     "UsageError",
     "default_modes",
@@ -28,9 +30,17 @@ __all__ = [
     "positive_float",
     "positive_int",
     "seed",
+    "too_large",
 ]
 
 PROG = "padmods"
+
+#: The largest count or size an option takes: torch counts elements in 64-bit integers, and an
+#: image or a number of steps this large is already more than any of these commands can hold.
+MAX_INT = 2**31 - 1
+
+#: The seeds :func:`torch.manual_seed` takes: any 64-bit integer, signed or unsigned.
+SEEDS = range(-(2**63), 2**64)
 
 MODES_HELP = "comma-separated padding modes (default: every available mode that can pad the image size)"
 JSON_HELP = "print the results as JSON instead of a table"
@@ -56,22 +66,29 @@ class Parser(argparse.ArgumentParser):
 
 
 def positive_int(text: str) -> int:
-    """A count or size: an integer from 1 on."""
+    """A count or size: an integer from 1 to :data:`MAX_INT`."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value > MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer of at most {MAX_INT}, got {text!r}")
     return value
 
 
 def seed(text: str) -> int:
-    """A seed for :func:`torch.manual_seed`."""
+    """A seed for :func:`torch.manual_seed`: an integer in :data:`SEEDS`."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value not in SEEDS:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from {SEEDS.start} to {SEEDS.stop - 1} (a 64-bit seed), got {text!r}"
+        )
+    return value
 
 
 def positive_float(text: str) -> float:
@@ -105,6 +122,8 @@ def input_shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated sizes such as 1,3,224,224, got {text!r}") from None
     if len(shape) < 3 or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"expected N,C and at least one spatial size, all positive, got {text!r}")
+    if max(shape) > MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected sizes of at most {MAX_INT}, got {text!r}")
     return shape
 
 
@@ -125,3 +144,11 @@ def default_modes(prog: str, size: int, kernel_size: int, padding: str) -> list[
             continue
         modes.append(mode)
     return modes
+
+
+def too_large(error: BaseException) -> bool:
+    """Whether torch refused the tensors of these settings: out of memory, or sizes past its 64-bit counts."""
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or any(
+        phrase in text for phrase in ("can't allocate memory", "out of memory", "overflow")
+    )

@@ -102,7 +102,11 @@ def _summary(mode: str, impact: torch.Tensor) -> dict[str, Any]:
 
 
 def _plot(plot: Plot, maps: dict[str, torch.Tensor], args: argparse.Namespace) -> None:
-    drawing = figure(plot, 1, len(maps))
+    title = (
+        f"Pixel impact: {args.layers} layers of {args.kernel_size}x{args.kernel_size} ones, "
+        f"'{args.padding}', {args.size}x{args.size}"
+    )
+    drawing = figure(plot, 1, len(maps), title)
     axes = drawing.subplots(1, len(maps), squeeze=False)[0]
     vmax = max(float(impact.max()) for impact in maps.values())
     image = None
@@ -112,9 +116,4 @@ def _plot(plot: Plot, maps: dict[str, torch.Tensor], args: argparse.Namespace) -
         ax.set_xticks([])
         ax.set_yticks([])
     drawing.colorbar(image, ax=list(axes), shrink=0.8)
-    drawing.suptitle(
-        f"Pixel impact: {args.layers} layers of {args.kernel_size}x{args.kernel_size} ones, "
-        f"'{args.padding}', {args.size}x{args.size}",
-        fontsize=10,
-    )
     save(drawing, plot, args)

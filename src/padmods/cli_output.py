@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,10 @@ def plot_target(args: argparse.Namespace) -> Plot | None:
     except ImportError:
         raise UsageError(prog, "--plot needs matplotlib; install it with: pip install 'padmods[plot]'") from None
     path = Path(args.plot).expanduser()
+    names_directory = args.plot.endswith(tuple(sep for sep in (os.sep, os.altsep, "/") if sep))
+    if names_directory and not path.is_dir():  # Path() drops the trailing separator: 'missing/' is 'missing'
+        why = "is not a directory" if path.exists() else "does not exist; create it first, or name a file"
+        raise UsageError(prog, f"argument --plot: the directory {args.plot!r} {why}")
     if path.is_dir():
         path = path / f"{PROG}-{args.command}.png"
     formats = FigureCanvasBase.get_supported_filetypes()
@@ -87,13 +92,22 @@ def plot_target(args: argparse.Namespace) -> Plot | None:
     return Plot(Figure, path, suffix or "png")
 
 
-def figure(plot: Plot, rows: int, cols: int) -> Any:
-    """A new figure for ``rows`` x ``cols`` small panels."""
-    return plot.figure_class(figsize=(2.6 * cols, 2.4 * rows), layout="constrained")
+def figure(plot: Plot, rows: int, cols: int, title: str) -> Any:
+    """A new figure for ``rows`` x ``cols`` small panels under ``title``.
+
+    The title wraps onto as many lines as the figure's width needs (one column is narrow), and
+    the constrained layout makes room for them.
+    """
+    drawing = plot.figure_class(figsize=(2.6 * cols, 2.4 * rows), layout="constrained")
+    drawing.suptitle(title, fontsize=10, wrap=True)
+    return drawing
 
 
 def save(figure: Any, plot: Plot, args: argparse.Namespace) -> None:
     """Save ``figure`` where ``--plot`` says; a file name of padmods' choosing is said on stderr."""
+    # the constrained layout places the panels around the title as it was before wrapping; one
+    # layout pass beforehand lets the saved one start from the wrapped title and the final ticks
+    figure.draw_without_rendering()
     try:
         figure.savefig(plot.path, dpi=100, format=plot.format)
     except (OSError, ValueError) as error:

@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plot(plot: Plot, results: list[PositionLeakResult], args: argparse.Namespace) -> None:
-    drawing = figure(plot, 2, len(results))
+    title = "Score of the white pixel at each position, and the trained kernel"
+    drawing = figure(plot, 2, len(results), title)
     axes = drawing.subplots(2, len(results), squeeze=False)
     for column, result in enumerate(results):
         top, bottom = axes[0][column], axes[1][column]
@@ -94,5 +95,4 @@ def _plot(plot: Plot, results: list[PositionLeakResult], args: argparse.Namespac
         for ax in (top, bottom):
             ax.set_xticks([])
             ax.set_yticks([])
-    drawing.suptitle("Score of the white pixel at each position, and the trained kernel", fontsize=10)
     save(drawing, plot, args)

@@ -20,7 +20,7 @@ from typing import Any
 from torch import nn
 
 from padmods.analysis import padding_report, suggest_sizes
-from padmods.cli_args import JSON_HELP, input_shape, positive_int
+from padmods.cli_args import JSON_HELP, input_shape, positive_int, too_large
 
 __all__ = ["add_parser", "load_model", "run"]
 
@@ -45,9 +45,14 @@ def add_parser(commands: Any) -> None:
 def load_model(spec: str) -> nn.Module:
     """The model that ``module:attribute`` or ``module:factory()`` names.
 
+    Every way the text can fail to give a model is a ``ValueError`` that says which part failed
+    and what to change: a text of another form, a module that cannot be imported (or raises while
+    it is), an attribute that is missing (or raises when read), ``()`` after something that is not
+    a factory (a model object, or a value that cannot be called), a factory that raises, and
+    anything that is not an ``nn.Module`` in the end.
+
     Raises:
-        ValueError: The text is not of that form, or what it names is not an ``nn.Module``.
-        ImportError: The module cannot be imported.
+        ValueError: What went wrong, naming ``spec``.
     """
     module_name, _, attribute = spec.partition(":")
     call = attribute.endswith("()")
@@ -56,28 +61,68 @@ def load_model(spec: str) -> nn.Module:
         raise ValueError(f"MODEL is module:attribute or module:factory(), got {spec!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    target: Any = importlib.import_module(module_name)
+    target: Any = _import(module_name, spec)
     for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise ValueError(f"module {module_name!r} has no attribute {attribute!r} (from MODEL {spec!r})")
-        target = getattr(target, part)
-    model = target() if call else target
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"MODEL {spec!r} is a {type(model).__name__}, not an nn.Module")
-    return model
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attribute!r} (from MODEL {spec!r})") from None
+        except Exception as error:
+            raise ValueError(f"MODEL {spec!r}: reading {part!r} raised {_error_text(error)}") from None
+    if call:
+        target = _call_factory(target, attribute, spec)
+    if not isinstance(target, nn.Module):
+        hint = "; add () to call it" if callable(target) and not call else ""
+        raise ValueError(f"MODEL {spec!r} is a {type(target).__name__}, not an nn.Module{hint}")
+    return target
+
+
+def _import(module_name: str, spec: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import the module of MODEL {spec!r}: {error}") from None
+    except (Exception, SystemExit) as error:  # the module's own code failed (or called sys.exit) on import
+        raise ValueError(f"importing the module of MODEL {spec!r} raised {_error_text(error)}") from None
+
+
+def _call_factory(factory: Any, attribute: str, spec: str) -> Any:
+    """What ``factory()`` returns; ``()`` after a model or a value that cannot be called is an error."""
+    if isinstance(factory, nn.Module):
+        raise ValueError(
+            f"MODEL {spec!r}: {attribute!r} is a model ({type(factory).__name__}), not a factory; drop the () to "
+            f"use it as it is: {spec[:-2]!r}"
+        )
+    if not callable(factory):
+        raise ValueError(
+            f"MODEL {spec!r}: {attribute!r} is a {type(factory).__name__}, which cannot be called; name a "
+            "factory, or drop the ()"
+        )
+    try:
+        return factory()
+    except (Exception, SystemExit) as error:
+        raise ValueError(
+            f"MODEL {spec!r}: {attribute}() raised {_error_text(error)}; MODEL calls the factory with no "
+            "arguments, so name one that needs none"
+        ) from None
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"SystemExit({error.code!r})"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the padding report (and suggested sizes) of ``args.model``."""
-    try:
-        model = load_model(args.model)
-    except ImportError as error:
-        raise ValueError(f"cannot import the module of MODEL {args.model!r}: {error}") from None
+    model = load_model(args.model)
     try:
         report = padding_report(model, args.input_shape)
-    except RuntimeError as error:  # the model cannot run on this shape: a user error, said in one line
+    except Exception as error:  # the model cannot run on this shape: a user error, said in one line
+        if too_large(error):
+            raise  # main says that the input is too large for memory
         shape = ",".join(map(str, args.input_shape))
-        raise ValueError(f"MODEL {args.model!r} failed on an input of shape {shape}: {error}") from None
+        raise ValueError(f"MODEL {args.model!r} failed on an input of shape {shape}: {_error_text(error)}") from None
     sizes = suggest_sizes(model, args.input_shape, count=args.suggest) if args.suggest else None
     if args.json:
         payload = report.to_dict()

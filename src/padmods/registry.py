@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
@@ -160,9 +160,14 @@ def register_per_axis(cls: C) -> C:
 def unregister(name: str) -> None:
     """Remove the mode ``name`` from the registry, in every dimension.
 
+    A mode of a plugin counts as registered before its entry point is read: the plugins are loaded
+    first, so ``unregister`` removes the plugin's mode as it removes any other, for good (entry
+    points are read once).
+
     Raises:
-        ValueError: No mode of that name is registered.
+        ValueError: No mode of that name is registered, built-in or from a plugin.
     """
+    _load_entry_points()
     with _lock:
         if name not in _modes:
             raise ValueError(f"padding mode {name!r} is not registered; available modes: {', '.join(available())}")
@@ -197,7 +202,12 @@ def _load_entry_point(point: EntryPoint) -> None:
         return  # a mode registered in code wins over a plugin of the same name
     try:
         loaded = point.load()
-        classes = list(loaded) if isinstance(loaded, Iterable) and not isinstance(loaded, type) else [loaded]
+        classes = list(loaded) if isinstance(loaded, (list, tuple)) else [loaded]
+        if not classes:
+            raise ValueError(
+                f"it names an empty {type(loaded).__name__}; an entry names a layer class, or a list or tuple "
+                "of them (one per dimension)"
+            )
         for cls in classes:
             register(point.name)(cls)
     except (Exception, SystemExit) as error:  # a plugin that calls sys.exit() on import is a broken plugin

@@ -741,3 +741,66 @@ def test_report_model_that_fails_to_give_a_model_exits_2_with_one_line(
     assert err.startswith("padmods report: error: ")
     assert message in err, err
     assert "Traceback" not in err
+
+
+# ---- report --suggest: the slow path says so, and shows progress on a terminal (issue 23) ----------
+@pytest.fixture
+def value_reading_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    (tmp_path / "cli_values.py").write_text(
+        "from torch import nn\n"
+        "class ReadsValues(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(1, 1, 3, stride=2, padding=1)\n"
+        "    def forward(self, x):\n        y = self.conv(x)\n        return y if float(y.sum()) >= 0 else -y\n"
+        "model = ReadsValues()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield
+    sys.modules.pop("cli_values", None)
+
+
+@pytest.mark.usefixtures("value_reading_model")
+def test_report_suggest_on_a_model_that_cannot_run_on_meta_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = run(capsys, "report", "cli_values:model", "--input-shape", "1,1,40,40", "--suggest", "2")
+    assert status == 0
+    assert "spatial axis 0: no padding dropped or read on one side only at 39, 41" in out
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("padmods report: note: suggest_sizes: ReadsValues cannot run on the meta device (")
+    assert "\r" not in err  # stderr is no terminal here: no progress line
+
+
+class Terminal:
+    """A stderr that says it is a terminal and keeps what is written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.usefixtures("value_reading_model")
+def test_report_suggest_shows_its_progress_on_a_terminal_once_it_takes_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = iter(range(0, 10_000, 1))  # every look at the clock is a second later
+    monkeypatch.setattr("padmods.cli_report.time.monotonic", lambda: float(next(clock)))
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    status = main(["report", "cli_values:model", "--input-shape", "1,1,40,40", "--suggest", "2"])
+    assert status == 0
+    assert "\rpadmods report: probing sizes 1/258 (at most)" in terminal.text
+    assert "\rpadmods report: probing sizes 6/258 (at most)" in terminal.text  # 40, 39, 41 on each axis
+    assert terminal.text.endswith("\n")  # the note of the slow path comes after the cleared line
+    assert "\r\x1b[K" in terminal.text

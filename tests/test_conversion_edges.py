@@ -443,6 +443,13 @@ def test_a_convolution_that_is_no_torch_conv_module_is_named_in_the_warning_and_
     assert type(quiet_conversion[0]).__name__ == "ReflectPadConv2d"
 
 
+def test_a_convolution_that_is_no_torch_conv_module_is_listed_by_the_padding_report():
+    report = padmods.analysis.padding_report(cond_model(), (1, 1, 8, 8))
+    assert report.unknown == ("1.0",)
+    assert [row.name for row in report.layers] == ["0"]
+    assert "1.0" in str(report)
+
+
 def test_modules_with_a_weight_that_are_no_convolution_are_not_listed():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.LazyLinear(3), nn.MaxPool1d(2))
     model(torch.zeros(1, 1, 4, 4))

@@ -15,12 +15,14 @@ import importlib
 import json
 import os
 import sys
+import time
+import warnings
 from typing import Any
 
 from torch import nn
 
-from padmods.analysis import padding_report, suggest_sizes
-from padmods.cli_args import JSON_HELP, input_shape, positive_int, too_large
+from padmods.analysis import ShapeProbeWarning, padding_report, suggest_sizes
+from padmods.cli_args import JSON_HELP, PROG, input_shape, positive_int, too_large
 
 __all__ = ["add_parser", "load_model", "run"]
 
@@ -36,7 +38,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("model", metavar="MODEL", help="module:attribute or module:factory()")
     parser.add_argument("--input-shape", type=input_shape, required=True, metavar="N,C,H,W", help="the input's shape")
     parser.add_argument(
-        "--suggest", type=positive_int, metavar="N", help="also name the N nearest sizes per axis that drop no padding"
+        "--suggest",
+        type=positive_int,
+        metavar="N",
+        help="also name the N nearest sizes per axis at which no layer drops padding or pads one side only",
     )
     parser.add_argument("--json", action="store_true", help=JSON_HELP)
     parser.set_defaults(run=run)
@@ -123,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             raise  # main says that the input is too large for memory
         shape = ",".join(map(str, args.input_shape))
         raise ValueError(f"MODEL {args.model!r} failed on an input of shape {shape}: {_error_text(error)}") from None
-    sizes = suggest_sizes(model, args.input_shape, count=args.suggest) if args.suggest else None
+    sizes = _suggest(model, args) if args.suggest else None
     if args.json:
         payload = report.to_dict()
         if sizes is not None:
@@ -134,5 +139,46 @@ def run(args: argparse.Namespace) -> int:
     if sizes is not None:
         for axis, found in enumerate(sizes):
             listed = ", ".join(map(str, found)) or f"none within 64 of {args.input_shape[2 + axis]}"
-            print(f"spatial axis {axis}: no padding dropped at {listed}")
+            print(f"spatial axis {axis}: no padding dropped or read on one side only at {listed}")
     return 0
+
+
+def _suggest(model: nn.Module, args: argparse.Namespace) -> tuple[tuple[int, ...], ...]:
+    """``suggest_sizes``, its warning said on one line, and its progress on a terminal when it takes a while."""
+    progress = _Progress(f"{PROG} report")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShapeProbeWarning)
+        try:
+            sizes = suggest_sizes(model, args.input_shape, count=args.suggest, progress=progress)
+        finally:
+            progress.finish()
+    for warning in caught:
+        if issubclass(warning.category, ShapeProbeWarning):
+            print(f"{PROG} report: note: {' '.join(str(warning.message).split())}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return sizes
+
+
+class _Progress:
+    """``probing sizes 12/258`` on one stderr line that rewrites itself, once probing has taken a second.
+
+    Only on a terminal: a pipe or a file gets nothing, so output that a script reads stays clean.
+    """
+
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, most: int) -> None:
+        if not sys.stderr.isatty() or time.monotonic() - self.start < 1.0:
+            return
+        sys.stderr.write(f"\r{self.prog}: probing sizes {done}/{most} (at most)")
+        sys.stderr.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

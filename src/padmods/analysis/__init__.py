@@ -7,8 +7,9 @@ command line and the gallery).
 from __future__ import annotations
 
 from padmods.analysis.impact import IMPACT_METHODS, ImpactOverflowWarning, conv_stack, impact_map
-from padmods.analysis.padding_report import LayerPadding, PaddingReport, padding_report, suggest_sizes
+from padmods.analysis.padding_report import LayerPadding, PaddingReport, padding_report
 from padmods.analysis.position import RESOLUTION, PositionLeakResult, position_leak
+from padmods.analysis.sizes import ShapeProbeWarning, suggest_sizes
 
 __all__ = [
     "IMPACT_METHODS",
@@ -17,6 +18,7 @@ __all__ = [
     "LayerPadding",
     "PaddingReport",
     "PositionLeakResult",
+    "ShapeProbeWarning",
     "conv_stack",
     "impact_map",
     "padding_report",

@@ -455,3 +455,30 @@ def test_modules_with_a_weight_that_are_no_convolution_are_not_listed():
     model(torch.zeros(1, 1, 4, 4))
     _, record = padmods.convert(model, "reflect", report=True)
     assert record.skipped == ()
+
+
+# ---- F1: what 'zeros' on timm's Conv2dSame guarantees, and what the guide says ---------------------
+@pytest.mark.parametrize(("channels_in", "channels_out", "groups"), [(32, 128, 1), (3, 32, 1), (16, 16, 16)])
+@pytest.mark.parametrize("size", [(25, 25), (97, 99), (24, 26), (97, 98)])  # symmetric, and asymmetric, TF pads
+def test_zeros_on_conv2d_same_is_the_same_function_up_to_float_rounding(channels_in, channels_out, groups, size):
+    torch.manual_seed(0)
+    layer = Conv2dSame(channels_in, channels_out, 3, 2, groups=groups)
+    converted = padmods.convert(layer, "zeros")
+    x = torch.randn(2, channels_in, *size)
+    with torch.no_grad():
+        got = converted(x)
+        expected = layer.double()(x.double())
+    scale = expected.abs().max()
+    assert float((got.double() - expected).abs().max() / scale) < 1e-6  # float32 rounding, nothing more
+    with torch.no_grad():
+        torch.testing.assert_close(converted.double()(x.double()), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_guide_says_what_converting_conv2d_same_guarantees():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "converting.rst").read_text()
+    assert "computes exactly what the model did" not in guide
+    section = guide.split("What is exact, and what is equal up to rounding")[1]
+    assert "Conv2dSame" in section
+    assert "symmetric" in section

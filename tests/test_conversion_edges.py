@@ -450,6 +450,15 @@ def test_a_convolution_that_is_no_torch_conv_module_is_listed_by_the_padding_rep
     assert "1.0" in str(report)
 
 
+def test_torch_convolutions_inside_a_foreign_convolution_convert():
+    outer = CondConv2d()
+    outer.refine = nn.Conv2d(1, 1, 3, padding=1)
+    with pytest.warns(ConversionWarning, match=r"'0' \(CondConv2d\)"):
+        converted = padmods.convert(nn.Sequential(outer), "reflect")
+    assert type(converted[0]) is CondConv2d
+    assert type(converted[0].refine).__name__ == "ReflectPadConv2d"
+
+
 def test_modules_with_a_weight_that_are_no_convolution_are_not_listed():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.LazyLinear(3), nn.MaxPool1d(2))
     model(torch.zeros(1, 1, 4, 4))

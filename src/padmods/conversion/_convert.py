@@ -189,7 +189,7 @@ def convert(
                 return None
             if filter is None or filter(name, module):  # type: ignore[arg-type]
                 skipped.append(Skipped(name, type(module).__name__, foreign))
-            return module
+            return None  # its own convolution stays; torch convolutions inside it convert
         if class_dims and dims != class_dims:
             return None
         conv: _ConvNd = module  # type: ignore[assignment]

@@ -104,6 +104,58 @@ class ResNet18(nn.Module):
         return self.fc(self.features(x).mean((2, 3)))
 
 
+class Bottleneck(nn.Module):
+    """ResNet-50's block (torchvision's v1.5 and timm's): 1x1, 3x3 with the stride, 1x1 to four times the width."""
+
+    def __init__(self, channels_in: int, width: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, 4 * width, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4 * width)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or channels_in != 4 * width:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(channels_in, 4 * width, 1, stride, bias=False), nn.BatchNorm2d(4 * width)
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        skip = x if self.downsample is None else self.downsample(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        return self.relu(self.bn3(self.conv3(y)) + skip)
+
+
+class ResNet50(nn.Module):
+    """ResNet-50's layout and sizes: 7x7/2 stem, 3x3/2 max-pool, stages of 3, 4, 6 and 3 bottlenecks."""
+
+    def __init__(self, width: int = 64, classes: int = 1000) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        stages, channels = [], width
+        for index, blocks in enumerate((3, 4, 6, 3)):
+            stage_width = width * 2**index
+            layers = []
+            for block in range(blocks):
+                layers.append(Bottleneck(channels, stage_width, 2 if block == 0 and index > 0 else 1))
+                channels = 4 * stage_width
+            stages.append(nn.Sequential(*layers))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 class UNet(nn.Module):
     """A two-level U-Net: stride-1 convolutions, max-pooling, a transposed convolution, a skip by concatenation."""
 

@@ -24,20 +24,46 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 # ---- modes ---------------------------------------------------------------------------------------
-def test_modes_lists_each_mode_with_class_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
+def test_modes_lists_each_mode_with_its_dimensions_classes_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "modes")
     assert status == 0
     assert err == ""
-    lines = out.splitlines()
+    header, *lines = out.splitlines()
+    assert header.split() == ["mode", "dimensions", "classes", "summary"]
     names = [line.split()[0] for line in lines]
     assert names == padmods.available()
     assert set(BUILT_IN) <= set(names)
-    zeros = lines[names.index("zeros")]
-    assert zeros.split()[1] == "padmods.ZeroPadConv2d"
-    assert "2D convolution over a zero border" in zeros
-    coord = lines[names.index("coord")]
-    assert "padmods.CoordConv2d" in coord
-    assert "coordinate channels" in coord
+    rows = {line.split()[0]: line for line in lines}
+    assert rows["zeros"].split()[1:5] == ["1-D", "2-D", "3-D", "padmods.ZeroPadConv{1,2,3}d"]
+    assert "Convolution over a zero border" in rows["zeros"]
+    assert rows["spherical"].split()[1:4] == ["2-D", "padmods.SphericalPadConv2d", "Convolution"]
+    assert "padmods.CoordConv{1,2,3}d" in rows["coord"]
+    assert "coordinate channels" in rows["coord"]
+
+
+def test_modes_rows_name_every_dimension_and_no_summary_claims_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """The summary of a 2-D class starts "2D convolution ..."; the row says the dimensions in their own column."""
+
+    @padmods.register("cli-line-only")
+    class LineOnlyConv1d(padmods.ZeroPadConv1d):
+        """1D convolution of a mode that has no other dimension."""
+
+    try:
+        status, out, _ = run(capsys, "modes")
+        dimensions = {name: padmods.registry.dimensions(name) for name in padmods.available()}
+    finally:
+        padmods.registry.unregister("cli-line-only")
+    assert status == 0
+    _, *lines = out.splitlines()
+    for line in lines:
+        name = line.split()[0]
+        dims = " ".join(f"{dim}-D" for dim in dimensions[name])
+        assert line[len(name) :].strip().startswith(dims), line
+        summary = line.rsplit("  ", 1)[-1]
+        assert not summary[:3].rstrip().endswith("D"), line
+    line_only = next(line for line in lines if line.startswith("cli-line-only"))
+    assert line_only.split()[1:3] == ["1-D", f"{__name__}.{LineOnlyConv1d.__qualname__}"]
+    assert line_only.endswith("Convolution of a mode that has no other dimension.")
 
 
 def test_modes_lists_a_mode_registered_at_run_time(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,6 +77,7 @@ def test_modes_lists_a_mode_registered_at_run_time(capsys: pytest.CaptureFixture
         padmods.registry.unregister("cli-test-mode")
     assert status == 0
     line = next(line for line in out.splitlines() if line.startswith("cli-test-mode"))
+    assert line.split()[1] == "2-D"
     assert "CliTestConv2d" in line
     assert line.endswith("A mode that exists only in this test.")
 
@@ -63,7 +90,7 @@ def test_python_dash_m_padmods_modes() -> None:
     assert completed.stderr == ""
     for name in BUILT_IN:
         assert any(line.split()[0] == name for line in completed.stdout.splitlines())
-    assert "padmods.PartialConv2d" in completed.stdout
+    assert "padmods.PartialConv{1,2,3}d" in completed.stdout
 
 
 # ---- position ------------------------------------------------------------------------------------
@@ -308,7 +335,8 @@ def test_impact_beyond_float64_is_an_error_not_infinity(capsys: pytest.CaptureFi
 
 
 def test_json_output_refuses_non_finite_numbers_and_says_where() -> None:
-    from padmods.cli import _strict_json, _UsageError
+    from padmods.cli_args import UsageError as _UsageError
+    from padmods.cli_output import strict_json as _strict_json
 
     assert strict_loads(_strict_json([{"a": 1.0, "b": [2.0]}], "padmods x", "hint")) == [{"a": 1.0, "b": [2.0]}]
     for value, text in ((float("nan"), "nan"), (float("inf"), "inf"), (float("-inf"), "-inf")):
@@ -329,7 +357,7 @@ def test_position_json_is_strict_even_when_training_diverges(
         result.scores[0, 0] = float("nan")
         return result
 
-    monkeypatch.setattr("padmods.cli.position_leak", diverging)
+    monkeypatch.setattr("padmods.cli_position.position_leak", diverging)
     status, out, err = run(capsys, "position", "--modes", "zeros", "--steps", "2", "--size", "4", "--json")
     assert status == 2
     assert out == ""
@@ -351,8 +379,10 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the experiment ran before --plot was checked")
 
-    for name in ("impact_map", "position_leak", "conv_stack", "_default_modes"):
-        monkeypatch.setattr(f"padmods.cli.{name}", work)
+    for name in ("cli_impact.impact_map", "cli_position.position_leak", "cli_impact.conv_stack"):
+        monkeypatch.setattr(f"padmods.{name}", work)
+    for module in ("cli_impact", "cli_position"):
+        monkeypatch.setattr(f"padmods.{module}.default_modes", work)
 
 
 @pytest.mark.parametrize("command", QUICK)
@@ -446,15 +476,331 @@ def test_a_size_too_large_for_memory_exits_2_with_one_line(capsys: pytest.Captur
     assert status == 2
     assert out == ""
     assert len(err.splitlines()) == 1, err
-    assert err.startswith(f"padmods {argv[0]}: error: not enough memory for these settings (--size {argv[-1]}): ")
+    assert err.startswith(f"padmods {argv[0]}: error: not enough memory for these settings (--size {argv[-1]}, ")
     assert "you tried to allocate" in err
-    assert err.strip().endswith("; use a smaller --size")
+    assert err.strip().endswith("; use smaller sizes")
 
 
 def test_other_runtime_errors_are_not_taken_for_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("padmods.cli.impact_map", broken)
+    monkeypatch.setattr("padmods.cli_impact.impact_map", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["impact", "--modes", "zeros", "--size", "4"])
+
+
+# ---- figures: every text inside the figure, however many modes (issue 23) -----------------------
+def edge_pixels_drawn(path: Path) -> list[str]:
+    """The edges of a saved figure that are not all white: something drawn there is cut off by the edge."""
+    from matplotlib.image import imread
+
+    pixels = imread(path)[..., :3]
+    edges = {"top": pixels[0], "bottom": pixels[-1], "left": pixels[:, 0], "right": pixels[:, -1]}
+    return [name for name, edge in edges.items() if not bool((edge == 1.0).all())]
+
+
+@pytest.mark.parametrize("command", ["position", "impact"])
+@pytest.mark.parametrize("modes", ["zeros", "zeros,circular", ",".join(BUILT_IN)])
+def test_nothing_in_a_figure_is_cut_off_for_any_number_of_modes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, modes: str
+) -> None:
+    """A title, a label or a colorbar's ticks that run past the figure leave ink on its edge."""
+    target = tmp_path / "figure.png"
+    argv = [*QUICK[command][:1], "--modes", modes, *QUICK[command][3:]]
+    status, _, err = run(capsys, *argv, "--size", "4", "--plot", str(target))
+    assert status == 0, err
+    assert edge_pixels_drawn(target) == []
+
+
+# ---- --plot naming a directory that is not there (issue 23) -----------------------------------
+@pytest.mark.parametrize("command", QUICK)
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("{tmp}/missing/", "argument --plot: the directory '{tmp}/missing/' does not exist; create it first, or name"),
+        ("{tmp}/missing//", "argument --plot: the directory '{tmp}/missing//' does not exist"),
+        ("{tmp}/file.txt/", "argument --plot: the directory '{tmp}/file.txt/' is not a directory"),
+    ],
+)
+def test_plot_with_a_trailing_slash_names_a_directory_that_must_exist(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_work: None, command: str, target: str, message: str
+) -> None:
+    (tmp_path / "file.txt").write_text("not a directory")
+    before = sorted(tmp_path.rglob("*"))
+    status, out, err = run(capsys, *QUICK[command], "--plot", target.format(tmp=tmp_path))
+    assert status == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"padmods {command}: error: " + message.format(tmp=tmp_path)), err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("command", QUICK)
+def test_plot_into_an_existing_directory_named_with_a_trailing_slash(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    status, _, err = run(capsys, *QUICK[command], "--plot", f"{tmp_path}/")
+    assert status == 0, err
+    assert (tmp_path / f"padmods-{command}.png").read_bytes()[:8] == PNG
+
+
+# ---- output into a closed pipe: `padmods ... | head` (issue 23) --------------------------------
+class ClosedPipe:
+    """A stdout whose reader has gone: every write and flush fails as a closed pipe does."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self) -> int:
+        raise OSError("no file descriptor")
+
+
+@pytest.fixture
+def report_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A module ``cli_models`` in the current directory: models, and names that fail to give one."""
+    (tmp_path / "cli_models.py").write_text(
+        "from torch import nn\n"
+        "stage = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.Conv2d(4, 4, 3, stride=2, padding=1))\n"
+        "def make():\n    return stage\n"
+        "def needs_width(width):\n    return stage\n"
+        "def broken():\n    raise RuntimeError('weights missing')\n"
+        "def quits():\n    raise SystemExit(3)\n"
+        "def asserts():\n    assert False, 'unfinished'\n"
+        "not_a_model = 3\n"
+        "Stage = nn.Sequential\n"
+        "class Picky(nn.Module):\n"
+        "    def forward(self, x):\n        raise TypeError('Picky wants two inputs')\n"
+        "picky = Picky()\n"
+        "class Asserting(nn.Module):\n"
+        "    def forward(self, x):\n        assert x.shape[-1] == 7, 'width must be 7'\n"
+        "asserting = Asserting()\n"
+        "def __getattr__(name):\n"
+        "    if name == 'lazy':\n        raise KeyError('lazy models are not built yet')\n"
+        "    raise AttributeError(name)\n"
+    )
+    (tmp_path / "cli_broken_import.py").write_text("raise RuntimeError('needs a GPU')\n")
+    (tmp_path / "cli_syntax_error.py").write_text("def f(:\n")
+    (tmp_path / "cli_exits.py").write_text("import sys\nsys.exit('usage: train.py DATA')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield
+    for name in ("cli_models", "cli_broken_import", "cli_syntax_error", "cli_exits"):
+        sys.modules.pop(name, None)
+
+
+WRITERS = {
+    "modes": ["modes"],
+    "position": ["position", "--modes", "zeros", "--size", "3", "--steps", "1"],
+    "position --json": ["position", "--modes", "zeros", "--size", "3", "--steps", "1", "--json"],
+    "impact": QUICK["impact"],
+    "impact --json": [*QUICK["impact"], "--json"],
+    "report": ["report", "cli_models:stage", "--input-shape", "1,3,8,8", "--suggest", "1"],
+    "report --json": ["report", "cli_models:stage", "--input-shape", "1,3,8,8", "--json"],
+    "--help": ["--help"],
+    "--version": ["--version"],
+    "impact --help": ["impact", "--help"],
+}
+
+
+@pytest.mark.usefixtures("report_model")
+@pytest.mark.parametrize("argv", WRITERS.values(), ids=WRITERS.keys())
+def test_every_command_that_writes_exits_quietly_into_a_closed_pipe(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    status = main(argv)
+    monkeypatch.undo()
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err == ""
+
+
+def test_piped_into_a_reader_that_has_gone_the_process_exits_quietly() -> None:
+    """The real thing: the pipe's reader closes before padmods writes, as `head` does after its lines."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "padmods", "impact", "--modes", "zeros", "--size", "4", "--layers", "1", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert err.decode() == ""
+    assert process.returncode == 1
+
+
+# ---- numbers too large for torch (issue 23) ---------------------------------------------------
+from padmods.cli_args import MAX_INT  # noqa: E402
+
+INT_OPTIONS = [
+    ("impact", "--size", ["--modes", "zeros"]),
+    ("impact", "--layers", ["--modes", "zeros", "--size", "4"]),
+    ("impact", "--kernel-size", ["--modes", "zeros", "--size", "4"]),
+    ("position", "--size", ["--modes", "zeros", "--steps", "1"]),
+    ("position", "--kernel-size", ["--modes", "zeros", "--steps", "1"]),
+    ("position", "--steps", ["--modes", "zeros", "--size", "3"]),
+]
+
+
+@pytest.mark.parametrize(("command", "option", "rest"), INT_OPTIONS)
+@pytest.mark.parametrize("value", [MAX_INT + 1, 99999999999, 10**20, 2**64])
+def test_an_int_option_past_what_torch_counts_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], command: str, option: str, rest: list[str], value: int
+) -> None:
+    status, out, err = run(capsys, command, *rest, option, str(value))
+    assert status == 2
+    assert out == ""
+    assert err == (
+        f"padmods {command}: error: argument {option}: expected a positive integer of at most {MAX_INT}, "
+        f"got '{value}'\n"
+    )
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 10**30])
+def test_a_seed_past_64_bits_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: int) -> None:
+    status, out, err = run(capsys, "position", "--modes", "zeros", "--size", "3", "--steps", "1", "--seed", str(value))
+    assert status == 2
+    assert out == ""
+    assert err == (
+        f"padmods position: error: argument --seed: expected an integer from {-(2**63)} to {2**64 - 1} "
+        f"(a 64-bit seed), got '{value}'\n"
+    )
+
+
+@pytest.mark.parametrize("value", [2**64 - 1, -(2**63)])
+def test_seeds_at_the_ends_of_64_bits_run(capsys: pytest.CaptureFixture[str], value: int) -> None:
+    status, out, err = run(capsys, "position", "--modes", "zeros", "--size", "3", "--steps", "1", "--seed", str(value))
+    assert status == 0, err
+    assert out.startswith("mode")
+
+
+@pytest.mark.usefixtures("report_model")
+@pytest.mark.parametrize(
+    ("argv", "settings"),
+    [
+        (["impact", "--modes", "zeros", "--size", str(MAX_INT)], f"--size {MAX_INT}, --layers 5, --kernel-size 3"),
+        (["impact", "--size", str(MAX_INT)], f"--size {MAX_INT}, --layers 5, --kernel-size 3"),
+        (
+            ["position", "--modes", "zeros", "--size", "4", "--kernel-size", str(MAX_INT)],
+            f"--size 4, --kernel-size {MAX_INT}, --steps 150",
+        ),
+        (
+            ["report", "cli_models:stage", "--input-shape", f"1,3,{MAX_INT},{MAX_INT}"],
+            f"--input-shape 1,3,{MAX_INT},{MAX_INT}",
+        ),
+    ],
+)
+def test_sizes_whose_tensors_cannot_exist_exit_2_naming_the_settings(
+    capsys: pytest.CaptureFixture[str], argv: list[str], settings: str
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"padmods {argv[0]}: error: not enough memory for these settings ({settings}): "), err
+    assert err.rstrip().endswith("; use smaller sizes")
+    assert "Exception raised from" not in err
+
+
+# ---- report: every way MODULE:NAME can fail to give a model (issue 23) -----------------------
+@pytest.mark.usefixtures("report_model")
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("cli_models:stage()", "'stage' is a model (Sequential), not a factory; drop the () to use it as it is: "),
+        ("cli_models:not_a_model()", "'not_a_model' is a int, which cannot be called; name a factory, or drop the ()"),
+        ("cli_models:broken()", "broken() raised RuntimeError: weights missing; MODEL calls the factory with no"),
+        ("cli_models:needs_width()", "needs_width() raised TypeError: needs_width() missing 1 required positional"),
+        ("cli_models:quits()", "quits() raised SystemExit(3)"),
+        ("cli_models:asserts()", "asserts() raised AssertionError: unfinished"),
+        ("cli_models:Stage", "is a type, not an nn.Module; add () to call it"),
+        ("cli_models:make", "is a function, not an nn.Module; add () to call it"),
+        ("cli_models:lazy", "MODEL 'cli_models:lazy': reading 'lazy' raised KeyError: 'lazy models are not built"),
+        ("cli_models:lazy()", "reading 'lazy' raised KeyError"),
+        (
+            "cli_broken_import:model",
+            "importing the module of MODEL 'cli_broken_import:model' raised RuntimeError: needs",
+        ),
+        ("cli_syntax_error:model", "importing the module of MODEL 'cli_syntax_error:model' raised SyntaxError"),
+        ("cli_exits:model", "raised SystemExit('usage: train.py DATA')"),
+        ("cli_models:picky", "failed on an input of shape 1,3,8,8: TypeError: Picky wants two inputs"),
+        ("cli_models:asserting", "failed on an input of shape 1,3,8,8: AssertionError: width must be 7"),
+    ],
+)
+def test_report_model_that_fails_to_give_a_model_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], model: str, message: str
+) -> None:
+    status, out, err = run(capsys, "report", model, "--input-shape", "1,3,8,8")
+    assert status == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("padmods report: error: ")
+    assert message in err, err
+    assert "Traceback" not in err
+
+
+# ---- report --suggest: the slow path says so, and shows progress on a terminal (issue 23) ----------
+@pytest.fixture
+def value_reading_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    (tmp_path / "cli_values.py").write_text(
+        "from torch import nn\n"
+        "class ReadsValues(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(1, 1, 3, stride=2, padding=1)\n"
+        "    def forward(self, x):\n        y = self.conv(x)\n        return y if float(y.sum()) >= 0 else -y\n"
+        "model = ReadsValues()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield
+    sys.modules.pop("cli_values", None)
+
+
+@pytest.mark.usefixtures("value_reading_model")
+def test_report_suggest_on_a_model_that_cannot_run_on_meta_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = run(capsys, "report", "cli_values:model", "--input-shape", "1,1,40,40", "--suggest", "2")
+    assert status == 0
+    assert "spatial axis 0: no padding dropped or read on one side only at 39, 41" in out
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("padmods report: note: suggest_sizes: ReadsValues cannot run on the meta device (")
+    assert "\r" not in err  # stderr is no terminal here: no progress line
+
+
+class Terminal:
+    """A stderr that says it is a terminal and keeps what is written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.usefixtures("value_reading_model")
+def test_report_suggest_shows_its_progress_on_a_terminal_once_it_takes_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = iter(range(0, 10_000, 1))  # every look at the clock is a second later
+    monkeypatch.setattr("padmods.cli_report.time.monotonic", lambda: float(next(clock)))
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    status = main(["report", "cli_values:model", "--input-shape", "1,1,40,40", "--suggest", "2"])
+    assert status == 0
+    assert "\rpadmods report: probing sizes 1/258 (at most)" in terminal.text
+    assert "\rpadmods report: probing sizes 6/258 (at most)" in terminal.text  # 40, 39, 41 on each axis
+    assert terminal.text.endswith("\n")  # the note of the slow path comes after the cleared line
+    assert "\r\x1b[K" in terminal.text

@@ -354,3 +354,49 @@ def test_registering_while_other_threads_list_modes(clean_registry):
     for worker in workers:
         worker.join()
     assert errors == []
+
+
+# ---- unregister and entries that name nothing (issue 23) ---------------------------------------
+def test_unregister_removes_a_plugin_mode_not_loaded_yet(plugin_path, clean_registry):
+    assert not clean_registry._entry_points_loaded
+    padmods.registry.unregister("ones")
+    assert "ones" not in padmods.available()
+    with pytest.raises(ValueError, match="unknown padding mode 'ones'"):
+        padmods.get("ones")
+
+
+def test_unregister_of_an_unknown_name_lists_what_is_registered(plugin_path, clean_registry):
+    with pytest.raises(ValueError, match="padding mode 'x' is not registered; available modes: ") as error:
+        padmods.registry.unregister("x")
+    listed = str(error.value).split("available modes: ")[1].split(", ")
+    assert "x" not in listed
+    assert listed == sorted([*BUILT_INS, "ones"])
+
+
+EMPTY_ENTRIES = {
+    "EMPTY_TUPLE": ("()", "names an empty tuple; an entry names a layer class, or a list or tuple of them"),
+    "EMPTY_LIST": ("[]", "names an empty list; an entry names a layer class, or a list or tuple of them"),
+    "A_STRING": ("'DemoPadConv2d'", "expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d, got 'DemoPadConv2d'"),
+    "A_DICT": ("{2: DemoPadConv2d}", "expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d, got {2:"),
+    "NOTHING": ("None", "expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d, got None"),
+    "A_LIST_WITH_A_FUNCTION": ("[DemoPadConv2d, print]", "got <built-in function print>"),
+}
+
+
+@pytest.mark.parametrize("attribute", EMPTY_ENTRIES)
+def test_an_entry_that_names_no_layer_class_warns_and_registers_nothing(
+    tmp_path, monkeypatch, clean_registry, attribute
+):
+    value, message = EMPTY_ENTRIES[attribute]
+    install_plugin(tmp_path, f"[padmods.modes]\nempty = padmods_demo_plugin:{attribute}\n")
+    (tmp_path / "padmods_demo_plugin" / "__init__.py").write_text(PLUGIN_MODULE + f"\n{attribute} = {value}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    with pytest.warns(padmods.registry.PluginWarning) as record:
+        names = padmods.available()
+    (warning,) = record
+    text = str(warning.message)
+    assert f"padding mode plugin 'empty' (padmods_demo_plugin:{attribute})" in text
+    assert message in text
+    assert names == BUILT_INS
+    sys.modules.pop("padmods_demo_plugin", None)

@@ -22,9 +22,10 @@ import torch
 from torch import Tensor
 
 from padmods.analysis.neurons import DEFAULT_THRESHOLD, padding_neurons
+from padmods.cli_args import JSON_HELP
 from padmods.cli_report import load_model
 
-__all__ = ["add_neurons_parser", "load_inputs", "neurons_command"]
+__all__ = ["add_parser", "load_inputs", "run"]
 
 
 def _threshold(text: str) -> float:
@@ -47,8 +48,8 @@ def _batch_size(text: str) -> int:
     return value
 
 
-def add_neurons_parser(commands: Any) -> None:
-    """Add the ``neurons`` subcommand to the ``padmods`` parser's ``commands``."""
+def add_parser(commands: Any) -> None:
+    """Add the ``neurons`` subcommand to ``commands`` (argparse's subparsers)."""
     neurons = commands.add_parser(
         "neurons",
         help="which channels of a model respond on the border of their feature map (padding-aware neurons)",
@@ -80,7 +81,8 @@ def add_neurons_parser(commands: Any) -> None:
         help="also switch the padding of the neurons' layers to MODE (default: circular) and report the change",
     )
     neurons.add_argument("--no-progress", action="store_true", help="no progress bar (shown when tqdm is installed)")
-    neurons.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    neurons.add_argument("--json", action="store_true", help=JSON_HELP)
+    neurons.set_defaults(run=run)
 
 
 def load_inputs(path: str, batch_size: int) -> list[Tensor]:
@@ -114,12 +116,9 @@ def load_inputs(path: str, batch_size: int) -> list[Tensor]:
     raise ValueError(f"--inputs {path!r} holds {kind}; expected a tensor of samples or a list of tensors")
 
 
-def neurons_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Print the padding-aware neurons of ``args.model`` on the samples of ``args.inputs``."""
-    try:
-        model = load_model(args.model)
-    except ImportError as error:
-        raise ValueError(f"cannot import the module of MODEL {args.model!r}: {error}") from None
+    model = load_model(args.model)
     batches = load_inputs(args.inputs, args.batch_size)
     report = padding_neurons(
         model,

@@ -15,32 +15,49 @@ import importlib
 import json
 import os
 import sys
+import time
+import warnings
 from typing import Any
 
 from torch import nn
 
-from padmods.analysis import padding_report, suggest_sizes
+from padmods.analysis import ShapeProbeWarning, padding_report, suggest_sizes
+from padmods.cli_args import JSON_HELP, PROG, input_shape, positive_int, too_large
 
-__all__ = ["input_shape", "load_model", "report_command"]
+__all__ = ["add_parser", "load_model", "run"]
 
 
-def input_shape(text: str) -> tuple[int, ...]:
-    """The ``--input-shape`` argument: ``N,C`` and at least one spatial size, all positive."""
-    try:
-        shape = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated sizes such as 1,3,224,224, got {text!r}") from None
-    if len(shape) < 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected N,C and at least one spatial size, all positive, got {text!r}")
-    return shape
+def add_parser(commands: Any) -> None:
+    """Add the ``report`` subcommand to ``commands`` (argparse's subparsers)."""
+    parser = commands.add_parser(
+        "report",
+        help="which padding each convolution of a model reads, and which it drops",
+        description="Run MODEL once on zeros of --input-shape and list each convolution's padding: "
+        "what its outputs read, and what they never read (a blind spot).",
+    )
+    parser.add_argument("model", metavar="MODEL", help="module:attribute or module:factory()")
+    parser.add_argument("--input-shape", type=input_shape, required=True, metavar="N,C,H,W", help="the input's shape")
+    parser.add_argument(
+        "--suggest",
+        type=positive_int,
+        metavar="N",
+        help="also name the N nearest sizes per axis at which no layer drops padding or pads one side only",
+    )
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
+    parser.set_defaults(run=run)
 
 
 def load_model(spec: str) -> nn.Module:
     """The model that ``module:attribute`` or ``module:factory()`` names.
 
+    Every way the text can fail to give a model is a ``ValueError`` that says which part failed
+    and what to change: a text of another form, a module that cannot be imported (or raises while
+    it is), an attribute that is missing (or raises when read), ``()`` after something that is not
+    a factory (a model object, or a value that cannot be called), a factory that raises, and
+    anything that is not an ``nn.Module`` in the end.
+
     Raises:
-        ValueError: The text is not of that form, or what it names is not an ``nn.Module``.
-        ImportError: The module cannot be imported.
+        ValueError: What went wrong, naming ``spec``.
     """
     module_name, _, attribute = spec.partition(":")
     call = attribute.endswith("()")
@@ -49,29 +66,69 @@ def load_model(spec: str) -> nn.Module:
         raise ValueError(f"MODEL is module:attribute or module:factory(), got {spec!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    target: Any = importlib.import_module(module_name)
+    target: Any = _import(module_name, spec)
     for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise ValueError(f"module {module_name!r} has no attribute {attribute!r} (from MODEL {spec!r})")
-        target = getattr(target, part)
-    model = target() if call else target
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"MODEL {spec!r} is a {type(model).__name__}, not an nn.Module")
-    return model
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attribute!r} (from MODEL {spec!r})") from None
+        except Exception as error:
+            raise ValueError(f"MODEL {spec!r}: reading {part!r} raised {_error_text(error)}") from None
+    if call:
+        target = _call_factory(target, attribute, spec)
+    if not isinstance(target, nn.Module):
+        hint = "; add () to call it" if callable(target) and not call else ""
+        raise ValueError(f"MODEL {spec!r} is a {type(target).__name__}, not an nn.Module{hint}")
+    return target
 
 
-def report_command(args: argparse.Namespace) -> int:
-    """Print the padding report (and suggested sizes) of ``args.model``."""
+def _import(module_name: str, spec: str) -> Any:
     try:
-        model = load_model(args.model)
+        return importlib.import_module(module_name)
     except ImportError as error:
-        raise ValueError(f"cannot import the module of MODEL {args.model!r}: {error}") from None
+        raise ValueError(f"cannot import the module of MODEL {spec!r}: {error}") from None
+    except (Exception, SystemExit) as error:  # the module's own code failed (or called sys.exit) on import
+        raise ValueError(f"importing the module of MODEL {spec!r} raised {_error_text(error)}") from None
+
+
+def _call_factory(factory: Any, attribute: str, spec: str) -> Any:
+    """What ``factory()`` returns; ``()`` after a model or a value that cannot be called is an error."""
+    if isinstance(factory, nn.Module):
+        raise ValueError(
+            f"MODEL {spec!r}: {attribute!r} is a model ({type(factory).__name__}), not a factory; drop the () to "
+            f"use it as it is: {spec[:-2]!r}"
+        )
+    if not callable(factory):
+        raise ValueError(
+            f"MODEL {spec!r}: {attribute!r} is a {type(factory).__name__}, which cannot be called; name a "
+            "factory, or drop the ()"
+        )
+    try:
+        return factory()
+    except (Exception, SystemExit) as error:
+        raise ValueError(
+            f"MODEL {spec!r}: {attribute}() raised {_error_text(error)}; MODEL calls the factory with no "
+            "arguments, so name one that needs none"
+        ) from None
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"SystemExit({error.code!r})"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the padding report (and suggested sizes) of ``args.model``."""
+    model = load_model(args.model)
     try:
         report = padding_report(model, args.input_shape)
-    except RuntimeError as error:  # the model cannot run on this shape: a user error, said in one line
+    except Exception as error:  # the model cannot run on this shape: a user error, said in one line
+        if too_large(error):
+            raise  # main says that the input is too large for memory
         shape = ",".join(map(str, args.input_shape))
-        raise ValueError(f"MODEL {args.model!r} failed on an input of shape {shape}: {error}") from None
-    sizes = suggest_sizes(model, args.input_shape, count=args.suggest) if args.suggest else None
+        raise ValueError(f"MODEL {args.model!r} failed on an input of shape {shape}: {_error_text(error)}") from None
+    sizes = _suggest(model, args) if args.suggest else None
     if args.json:
         payload = report.to_dict()
         if sizes is not None:
@@ -82,5 +139,46 @@ def report_command(args: argparse.Namespace) -> int:
     if sizes is not None:
         for axis, found in enumerate(sizes):
             listed = ", ".join(map(str, found)) or f"none within 64 of {args.input_shape[2 + axis]}"
-            print(f"spatial axis {axis}: no padding dropped at {listed}")
+            print(f"spatial axis {axis}: no padding dropped or read on one side only at {listed}")
     return 0
+
+
+def _suggest(model: nn.Module, args: argparse.Namespace) -> tuple[tuple[int, ...], ...]:
+    """``suggest_sizes``, its warning said on one line, and its progress on a terminal when it takes a while."""
+    progress = _Progress(f"{PROG} report")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShapeProbeWarning)
+        try:
+            sizes = suggest_sizes(model, args.input_shape, count=args.suggest, progress=progress)
+        finally:
+            progress.finish()
+    for warning in caught:
+        if issubclass(warning.category, ShapeProbeWarning):
+            print(f"{PROG} report: note: {' '.join(str(warning.message).split())}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return sizes
+
+
+class _Progress:
+    """``probing sizes 12/258`` on one stderr line that rewrites itself, once probing has taken a second.
+
+    Only on a terminal: a pipe or a file gets nothing, so output that a script reads stays clean.
+    """
+
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, most: int) -> None:
+        if not sys.stderr.isatty() or time.monotonic() - self.start < 1.0:
+            return
+        sys.stderr.write(f"\r{self.prog}: probing sizes {done}/{most} (at most)")
+        sys.stderr.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from torch import nn
 
 from padmods._checks import check_axis_modes, integer
 from padmods._conv import PAD_MODES
+from padmods._conv_classes import TORCH_CONVS, conv_dims
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -45,13 +46,13 @@ ENTRY_POINT_GROUP = "padmods.modes"
 
 C = TypeVar("C", bound=type[nn.Module])
 
-#: torch's convolution class for each number of spatial axes.
-TORCH_CONVS: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-
 _modes: dict[str, Mapping[int, type[nn.Module]]] = {}
 #: Read-only view of the registered modes: name to ``{dim: layer class}`` (entry points not loaded
 #: until :func:`available`).
 modes: Mapping[str, Mapping[int, type[nn.Module]]] = types.MappingProxyType(_modes)
+#: The layer class that a tuple of per-axis modes names, one per number of spatial axes. The
+#: per-axis layers enter themselves here (:func:`register_per_axis`), so the registry imports no layer.
+_per_axis: dict[int, type[nn.Module]] = {}
 _entry_points_loaded = False
 #: Guards :data:`_modes` and the loading of entry points. Reentrant: a plugin's import may call
 #: :func:`register` (or :func:`get`) while its own thread is loading the plugins.
@@ -80,12 +81,6 @@ def _check_name(name: object) -> str:
             f"commas, got {name!r}"
         )
     return name
-
-
-def conv_dims(conv: object) -> int:
-    """1, 2 or 3 for ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d`` (a subclass or an instance); 0 otherwise."""
-    cls = conv if isinstance(conv, type) else type(conv)
-    return next((dims for dims, torch_conv in TORCH_CONVS.items() if issubclass(cls, torch_conv)), 0)
 
 
 def _check_dim(dim: object) -> int:
@@ -149,12 +144,30 @@ def register(name: str, *, override: bool = False) -> Callable[[C], C]:
     return decorator
 
 
+def register_per_axis(cls: C) -> C:
+    """Class decorator for the layer that a tuple of per-axis modes names (``get(('zeros', 'circular'))``).
+
+    One class per number of spatial axes; :mod:`padmods.layers.per_axis` registers its three.
+    """
+    dims = conv_dims(cls)
+    if not dims:
+        raise TypeError(f"register_per_axis expects a subclass of torch.nn.Conv1d, Conv2d or Conv3d, got {cls!r}")
+    with _lock:
+        _per_axis[dims] = cls
+    return cls
+
+
 def unregister(name: str) -> None:
     """Remove the mode ``name`` from the registry, in every dimension.
 
+    A mode of a plugin counts as registered before its entry point is read: the plugins are loaded
+    first, so ``unregister`` removes the plugin's mode as it removes any other, for good (entry
+    points are read once).
+
     Raises:
-        ValueError: No mode of that name is registered.
+        ValueError: No mode of that name is registered, built-in or from a plugin.
     """
+    _load_entry_points()
     with _lock:
         if name not in _modes:
             raise ValueError(f"padding mode {name!r} is not registered; available modes: {', '.join(available())}")
@@ -189,7 +202,12 @@ def _load_entry_point(point: EntryPoint) -> None:
         return  # a mode registered in code wins over a plugin of the same name
     try:
         loaded = point.load()
-        classes = list(loaded) if isinstance(loaded, Iterable) and not isinstance(loaded, type) else [loaded]
+        classes = list(loaded) if isinstance(loaded, (list, tuple)) else [loaded]
+        if not classes:
+            raise ValueError(
+                f"it names an empty {type(loaded).__name__}; an entry names a layer class, or a list or tuple "
+                "of them (one per dimension)"
+            )
         for cls in classes:
             register(point.name)(cls)
     except (Exception, SystemExit) as error:  # a plugin that calls sys.exit() on import is a broken plugin
@@ -279,9 +297,7 @@ def get(name: str | tuple[str, ...] | type[nn.Module], dim: int | None = None) -
     if isinstance(name, (tuple, list)):
         dim = _check_dim(len(name) if dim is None else dim)
         _per_axis_modes(name, dim)
-        from padmods.layers.per_axis import per_axis_class  # the layers import this module
-
-        return per_axis_class(dim)
+        return _per_axis[dim]
     dim = _check_dim(2 if dim is None else dim)
     by_dim = _lookup(name)  # type: ignore[arg-type]
     if dim not in by_dim:

@@ -385,3 +385,13 @@ def test_float32_overflow_warns_and_float64_holds_the_counts(mode: str, layers: 
 def test_no_warning_below_the_limit() -> None:
     impact = impact_map(conv_stack("zeros", layers=40), (1, 5, 5))  # 9^40 = 1.5e38 still fits float32
     assert bool(torch.isfinite(impact).all())
+
+
+@pytest.mark.parametrize(("mode", "kwargs"), [("coord", {"with_r": True}), ("coord", {}), ("zeros", {"groups": 2})])
+def test_ones_stack_sets_the_input_taps_to_one_and_added_channels_to_zero(mode: str, kwargs: dict) -> None:
+    """Found from the weight's shape, not the layer's class: taps past ``in_channels // groups`` are added channels."""
+    (layer,) = conv_stack(mode, channels=2, **kwargs)
+    taps = 2 // layer.groups
+    assert bool((layer.weight[:, :taps] == 1).all())
+    assert bool((layer.weight[:, taps:] == 0).all())
+    assert layer.weight.shape[1] == taps + getattr(layer, "coord_channels", 0)

@@ -50,20 +50,22 @@ def resnet() -> nn.Module:
 
 def test_resnet_drops_a_row_and_column_at_every_stride_two_stage_at_224_and_none_at_225():
     report = padding_report(resnet(), (1, 3, 224, 224))
-    # hand-worked: the 7x7/2 stem (padding 3) at 224 reads 2 of its 3 bottom rows; every 3x3/2
-    # conv (padding 1) at an even size reads none of its bottom row; 1x1/2 convolutions have no padding
+    # hand-worked: the 7x7/2 stem (padding 3) at 224 reads 2 of its 3 bottom rows; the 3x3/2
+    # max-pool (padding 1) and every 3x3/2 conv (padding 1) at an even size read none of their
+    # bottom row; 1x1/2 convolutions have no padding
     dropped = {row.name: (row.input_size, row.unused) for row in report.dropped}
     assert dropped == {
         "conv1": ((224, 224), ((0, 1), (0, 1))),
+        "maxpool": ((112, 112), ((0, 1), (0, 1))),
         "layer2.0.conv1": ((56, 56), ((0, 1), (0, 1))),
         "layer3.0.conv1": ((28, 28), ((0, 1), (0, 1))),
         "layer4.0.conv1": ((14, 14), ((0, 1), (0, 1))),
     }
     assert all(row.asymmetric for row in report.dropped)
-    assert len(report.layers) == 20
+    assert len(report.layers) == 21  # 20 convolutions and the max-pool
     assert report.unknown == ()
     assert padding_report(resnet(), (1, 3, 225, 225)).dropped == ()
-    assert "4 of 20 convolution calls drop padding at input 1x3x224x224" in str(report)
+    assert "5 of 21 layer calls drop padding at input 1x3x224x224" in str(report)
 
 
 def test_suggest_sizes_names_225_for_a_resnet_at_224():
@@ -154,7 +156,7 @@ def test_cli_report_json_and_suggestions(capsys):
     assert [row["unused"] for row in payload["layers"]] == [[[0, 1], [0, 1]], [[0, 1], [0, 1]]]
     assert payload["suggested_sizes"] == [[225, 221], [225, 221]]
     assert main(["report", "stage_models:stage", "--input-shape", "1,3,225,225"]) == 0
-    assert "0 of 2 convolution calls drop padding" in capsys.readouterr().out
+    assert "0 of 2 layer calls drop padding" in capsys.readouterr().out
 
 
 @pytest.mark.usefixtures("model_module")

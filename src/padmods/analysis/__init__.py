@@ -11,8 +11,9 @@ from __future__ import annotations
 from padmods.analysis.impact import IMPACT_METHODS, ImpactOverflowWarning, conv_stack, impact_map
 from padmods.analysis.neuron_intervention import NeuronChange, PaddingIntervention, padding_intervention
 from padmods.analysis.neurons import LayerNeurons, PaddingNeuron, PaddingNeuronReport, padding_neurons
-from padmods.analysis.padding_report import LayerPadding, PaddingReport, padding_report, suggest_sizes
+from padmods.analysis.padding_report import LayerPadding, PaddingReport, padding_report
 from padmods.analysis.position import RESOLUTION, PositionLeakResult, position_leak
+from padmods.analysis.sizes import ShapeProbeWarning, suggest_sizes
 
 __all__ = [
     "IMPACT_METHODS",
@@ -26,6 +27,7 @@ __all__ = [
     "PaddingNeuronReport",
     "PaddingReport",
     "PositionLeakResult",
+    "ShapeProbeWarning",
     "conv_stack",
     "impact_map",
     "padding_intervention",

@@ -10,13 +10,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.conv import _ConvNd
 
 from padmods._checks import check_int, integer
-from padmods.layers.coord import CoordConv2d
 from padmods.registry import get
 
 __all__ = ["IMPACT_METHODS", "ImpactOverflowWarning", "conv_stack", "impact_map"]
@@ -259,11 +259,16 @@ def conv_stack(
 
 
 def _set_ones(layer: nn.Module) -> None:
-    weight = layer.weight
-    assert isinstance(weight, Tensor)
-    weight.fill_(1.0)
-    if isinstance(layer, CoordConv2d):
-        weight[:, layer.in_channels :].zero_()
+    """Weight 1 on every tap of the input's channels, 0 on the taps of channels a layer adds itself, bias 0.
+
+    A layer's weight has ``in_channels // groups`` input channels; taps beyond them belong to
+    channels the layer appends to its input (CoordConv's coordinates), which start at zero.
+    """
+    conv = cast(_ConvNd, layer)
+    weight = conv.weight
+    taps = conv.in_channels // conv.groups
+    weight[:, :taps].fill_(1.0)
+    weight[:, taps:].zero_()
     bias = getattr(layer, "bias", None)
     if isinstance(bias, Tensor):
         bias.zero_()

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from padmods.analysis._border_stats import SIDES, BorderStats, Recorder, batches, run_model
-from padmods.analysis.neurons import PaddingNeuron, PaddingNeuronReport, border_excess, border_scores
+from padmods.analysis._neuron_report import PaddingNeuron, PaddingNeuronReport, border_excess, border_scores
 from padmods.conversion import ConversionWarning, convert
 
 __all__ = ["NeuronChange", "PaddingIntervention", "padding_intervention"]

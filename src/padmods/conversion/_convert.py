@@ -9,12 +9,21 @@ from typing import Any, Literal, Optional, Union, overload
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.lazy import LazyModuleMixin
+from torch.nn.utils.parametrize import type_before_parametrizations
 
 from padmods import registry
+from padmods._conv_classes import conv_dims
 from padmods.conversion._walk import plan_replacements
-from padmods.conversion.adapters import plain_overrides
+from padmods.conversion.adapters import foreign_convolution, plain_overrides, reproduced_names, reproduces
 from padmods.conversion.carry import CannotCarry, carry, copy_model
-from padmods.conversion.record import ConversionReport, ConversionWarning, Replaced, Skipped
+from padmods.conversion.record import (
+    ConversionReport,
+    ConversionWarning,
+    Replaced,
+    Skipped,
+    skipped_by_reason,
+    user_stacklevel,
+)
 
 __all__ = ["ConvFilter", "convert"]
 
@@ -27,10 +36,23 @@ def _where(name: str) -> str:
 
 
 def _refusal(conv: _ConvNd, cls: type[nn.Module], name: str) -> tuple[Optional[str], dict[str, Any]]:
-    """Why ``cls`` cannot replace ``conv`` (or ``None``), and the settings an adapter gives ``conv``."""
+    """Why ``cls`` cannot replace ``conv`` (or ``None``), and the settings an adapter gives ``conv``.
+
+    A class that names the class of ``conv`` in its ``reproduces`` attribute computes what its own
+    ``forward`` does, so it takes ``conv`` without an adapter (and with one's settings if it has one).
+    """
+    computes = reproduced_names(type_before_parametrizations(conv))
+    if not computes <= reproduced_names(cls):  # conv does more than pad, and cls would drop it
+        return (
+            f"{type(conv).__name__} computes what {', '.join(sorted(computes))} does (its reproduces attribute), "
+            f"which {cls.__name__} does not; convert to a class that reproduces it too, or revert first",
+            {},
+        )
     overrides = plain_overrides(conv, _where(name))
     if isinstance(overrides, str):
-        return overrides, {}
+        if not reproduces(cls, conv):
+            return overrides, {}
+        overrides = {}
     refusal = getattr(cls, "conversion_refusal", None)
     return (refusal(conv) if refusal is not None else None), overrides
 
@@ -78,8 +100,9 @@ def convert(
     ``from_conv(conv, share_parameters=True)`` and keeps padding amounts, device, dtype,
     ``requires_grad`` and train/eval state. Every :class:`torch.nn.Conv1d`, ``Conv2d`` and
     ``Conv3d`` gets the mode's layer of its own dimension (``ReflectPadConv1d`` for a ``Conv1d``);
-    a layer class as ``mode`` replaces only the convolutions of its own dimension. Transposed
-    convolutions and other layers are left alone. A convolution shared by several parents is
+    a layer class as ``mode``, or a tuple of per-axis modes, replaces only the convolutions of its
+    own number of axes, and leaves the others alone without a word. Transposed convolutions and
+    other layers are left alone. A convolution shared by several parents is
     replaced once and stays shared.
 
     **Nothing changes what the model computes without a word.** The replacement holds the very
@@ -92,10 +115,17 @@ def convert(
 
     - a subclass whose ``forward`` differs from ``nn.Conv2d``'s, unless an adapter says what it
       computes (timm's ``Conv2dSame`` has one built in and becomes a layer with TensorFlow's
-      ``'same'``; see :func:`padmods.conversion.register_adapter` for your own);
+      ``'same'``; see :func:`padmods.conversion.register_adapter` for your own), or the mode's
+      class names it in its ``reproduces`` attribute (a layer that does the same, e.g. standardises
+      its weight as timm's ``StdConv2d`` does);
     - a layer the mode does not take: ``'coord'`` with ``groups != 1``, a mode without a layer of
       the convolution's dimension;
-    - a parametrized or hook-computed weight that a CoordConv would have to widen.
+    - a parametrized or hook-computed weight that a CoordConv would have to widen;
+    - a convolution that is not a torch convolution module (timm's ``CondConv2d``: a module with a
+      ``weight``, a ``kernel_size`` and a ``padding`` that convolves in its own ``forward``).
+
+    The warning names each reason once, with the layers it holds for; it points at the line that
+    called :func:`convert` (or entered :func:`padmods.padding`).
 
     ``'coord'`` widens the weight by the coordinate channels, whose taps start at zero (so the
     model computes the same function until it is trained); that weight is a new ``Parameter``,
@@ -109,8 +139,8 @@ def convert(
             (``('reflect', 'circular')``: reflect along the height, circular along the width), which
             converts the convolutions of that many axes.
         inplace: Modify ``model`` itself instead of a deep copy. Default: ``False``
-        filter: ``filter(qualified_name, conv) -> bool`` picks which convolutions change; the root
-            is named ``''``. Default: all of them.
+        filter: ``filter(qualified_name, conv) -> bool`` picks which convolutions change (and which
+            of those padmods cannot replace it names); the root is named ``''``. Default: all of them.
         strict: Raise a ``ValueError`` instead of leaving any convolution alone. Default: ``False``
         report: Also return a :class:`~padmods.conversion.ConversionReport` of what was replaced,
             what was carried over and what was left alone. Default: ``False``
@@ -138,12 +168,12 @@ def convert(
           2: Conv2d -> CircularPadConv2d
     """
     if isinstance(mode, type):
-        class_dims = registry.conv_dims(mode)
+        class_dims = conv_dims(mode)
         if not class_dims:
             raise TypeError(f"convert expects a mode name or a convolution layer class, got {mode!r}")
     else:
-        class_dims = 0
-        registry.dimensions(mode)  # an unknown name fails here, before any copy
+        mode_dims = registry.dimensions(mode)  # an unknown name fails here, before any copy
+        class_dims = mode_dims[0] if isinstance(mode, (tuple, list)) else 0  # a tuple has its axes
     if not isinstance(model, nn.Module):
         raise TypeError(f"convert expects an nn.Module, got {type(model).__name__}")
     if not inplace:
@@ -152,8 +182,15 @@ def convert(
     skipped: list[Skipped] = []
 
     def replacement(name: str, module: nn.Module) -> Optional[nn.Module]:
-        dims = registry.conv_dims(module)
-        if not dims or (class_dims and dims != class_dims):
+        dims = conv_dims(module)
+        if not dims:
+            foreign = foreign_convolution(module)
+            if foreign is None:
+                return None
+            if filter is None or filter(name, module):  # type: ignore[arg-type]
+                skipped.append(Skipped(name, type(module).__name__, foreign))
+            return None  # its own convolution stays; torch convolutions inside it convert
+        if class_dims and dims != class_dims:
             return None
         conv: _ConvNd = module  # type: ignore[assignment]
         if filter is not None and not filter(name, conv):
@@ -197,16 +234,16 @@ def convert(
     plan = plan_replacements(model, replacement)
     record = ConversionReport(mode, tuple(replaced), tuple(skipped))
     if skipped:
-        listing = "; ".join(f"{_where(skip.name)} ({skip.source}): {skip.reason}" for skip in skipped)
+        listing = skipped_by_reason(skipped)
         if strict:
             raise ValueError(
-                f"convert(strict=True) cannot convert {len(skipped)} convolution(s): {listing}. Pass filter= to "
-                "leave them out"
+                f"convert(strict=True) cannot convert {len(skipped)} convolution(s); pass filter= to leave them "
+                f"out:\n{listing}"
             )
         warnings.warn(
-            f"convert left {len(skipped)} convolution(s) alone, with their own padding: {listing}",
+            f"convert left {len(skipped)} convolution(s) alone, with their own padding:\n{listing}",
             ConversionWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     converted = plan.apply()
     if inplace and record.new_parameters:
@@ -215,6 +252,6 @@ def convert(
             f"{', '.join(record.new_parameters)}. Build the optimizer after converting, or add them with "
             "optimizer.add_param_group()",
             ConversionWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return (converted, record) if report else converted

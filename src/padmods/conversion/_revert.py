@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from torch import nn
 
+from padmods._conv_classes import conv_dims
 from padmods.conversion._convert import ConvFilter, Mode, convert
 from padmods.conversion._walk import plan_replacements
 from padmods.conversion.carry import copy_model, restore, source_of
@@ -66,16 +67,24 @@ def padding(
     inside and after it. Whatever the block changes in the parameters stays in the model.
 
     A model that is already converted works too: the block's layers go back to the converted ones.
+    So does converting again inside the block (``convert(model, 'circular', inplace=True)``): each
+    layer goes back to the one it was when the block began. A call that :func:`padding` refuses
+    leaves the model as it was.
 
     Args:
         model: The model; a container, not a single convolution (which cannot change in place).
         mode: As for :func:`padmods.convert`.
         filter: As for :func:`padmods.convert`.
         strict: As for :func:`padmods.convert`.
-        **kwargs: As for :func:`padmods.convert`.
+        **kwargs: As for :func:`padmods.convert` (extra arguments of ``from_conv``); not ``report``
+            or ``inplace``.
 
     Yields:
         ``model`` itself, converted.
+
+    Raises:
+        TypeError: ``model`` is itself a convolution, or ``report=`` or ``inplace=`` was given.
+        ValueError: As for :func:`padmods.convert`. The model is unchanged then.
 
     Examples:
         >>> model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, bias=False))
@@ -87,20 +96,40 @@ def padding(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"padding expects an nn.Module, got {type(model).__name__}")
+    _check_block_arguments(model, kwargs)
     before = {id(module) for module in model.modules()}
-    converted = convert(model, mode, inplace=True, filter=filter, strict=strict, **kwargs)
-    if converted is not model:
-        raise TypeError(
-            f"padding() converts a model in place, which a single {type(model).__name__} cannot be; "
-            "wrap it in nn.Sequential"
-        )
+    convert(model, mode, inplace=True, filter=filter, strict=strict, **kwargs)
     try:
         yield model
     finally:
-        # only the layers this block made go back, each to the layer it replaced
-        def previous(name: str, module: nn.Module) -> Optional[nn.Module]:
+        # only the layers made in this block go back, each to the layer there before it, however
+        # many conversions inside the block lie in between
+        def earlier(name: str, module: nn.Module) -> Optional[nn.Module]:
             if id(module) in before or source_of(module) is None:
                 return None
-            return restore(module, one_step=True)
+            layer: Optional[nn.Module] = module
+            while layer is not None and id(layer) not in before and source_of(layer) is not None:
+                layer = restore(layer, one_step=True)
+            return layer
 
-        plan_replacements(model, previous).apply()
+        plan_replacements(model, earlier).apply()
+
+
+def _check_block_arguments(model: nn.Module, kwargs: dict[str, Any]) -> None:
+    """Refuse what :func:`padding` cannot do, before anything changes."""
+    if "report" in kwargs:
+        raise TypeError(
+            "padding() takes no report=: the block yields the model itself; call "
+            "padmods.convert(model, mode, report=True) for the record of a conversion"
+        )
+    if "inplace" in kwargs:
+        raise TypeError(
+            "padding() takes no inplace=: it always converts the model in place and restores it when the "
+            "block ends; call padmods.convert(model, mode) for a converted copy"
+        )
+    if conv_dims(model):
+        raise TypeError(
+            f"padding() converts a model in place, and a model that is itself a convolution "
+            f"({type(model).__name__}) cannot be: its replacement is a new object. Put it in a container, "
+            "padding(nn.Sequential(conv), mode), or convert it with padmods.convert(conv, mode)"
+        )

@@ -20,8 +20,8 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils import parametrize
 
+from padmods._conv_classes import TORCH_CONVS
 from padmods.conversion.adapters import is_padding_layer
-from padmods.registry import TORCH_CONVS
 
 __all__ = ["CannotCarry", "Source", "carry", "copy_model", "restore", "source_of"]
 
@@ -68,18 +68,27 @@ def _is_hook_store(name: str) -> bool:
 
 
 def _extra_attributes(conv: _ConvNd, dims: int) -> tuple[str, ...]:
-    """Plain attributes of ``conv`` that a convolution of its kind does not have."""
+    """Plain attributes of ``conv`` that a convolution of its kind does not have: those to carry.
+
+    On a torch convolution (or a subclass), every instance attribute beyond those of ``nn.ConvNd``.
+    On a padding layer, those set on it beyond what its mode keeps: not its settings (the
+    ``_settings`` of padmods layers: ``borders``, ``with_r``, ...) and not private names, which
+    belong to its class (CoordConv's cached ``_pad_layer``). A converted layer carries what it
+    brought from its original, and anything set on it since.
+    """
     source = source_of(conv)
-    if source is not None:
-        return source.attributes
-    if is_padding_layer(conv):  # its attributes are its mode's
-        return ()
     standard = _standard_attributes(dims)
-    return tuple(
+    own = tuple(
         name
         for name in conv.__dict__
-        if name not in standard and not _is_hook_store(name) and name not in _PARAMETER_NAMES
+        if name not in standard
+        and not _is_hook_store(name)
+        and name not in _PARAMETER_NAMES
+        and name != SOURCE_ATTRIBUTE
+        and not (is_padding_layer(conv) and (name.startswith("_") or name in getattr(conv, "_settings", ())))
     )
+    carried = source.attributes if source is not None else ()
+    return tuple(dict.fromkeys((*carried, *own)))
 
 
 def _computed_tensors(conv: nn.Module) -> tuple[str, ...]:
@@ -107,6 +116,13 @@ def carry(conv: _ConvNd, new: _ConvNd, dims: int) -> list[str]:
         _check_same_shape(conv, new, name, "parametrized")
     for name in computed:
         _check_same_shape(conv, new, name, "computed by a hook (old-style weight_norm or spectral_norm)")
+    attributes = tuple(name for name in _extra_attributes(conv, dims) if name in conv.__dict__)
+    owned = getattr(new, "_settings", ())  # what the replacement's mode keeps: its settings and private state
+    clashes = [name for name in attributes if name in new.__dict__ and (name in owned or name.startswith("_"))]
+    if clashes:
+        raise CannotCarry(
+            f"its attribute {', '.join(clashes)} would replace the setting {type(new).__name__} keeps under that name"
+        )
     notes: list[str] = []
 
     hooks = [name for name, store in vars(conv).items() if _is_hook_store(name) and store]
@@ -142,13 +158,12 @@ def carry(conv: _ConvNd, new: _ConvNd, dims: int) -> list[str]:
             parametrize._inject_property(new, name)
         notes.append("parametrizations of " + ", ".join(parametrized))
 
-    attributes = _extra_attributes(conv, dims)
+    earlier = source_of(conv)
     for name in attributes:
         new.__dict__[name] = conv.__dict__[name]
-    notes.extend(f"attribute {name}" for name in attributes if source_of(conv) is None)
+    notes.extend(f"attribute {name}" for name in attributes if earlier is None or name not in earlier.attributes)
 
-    earlier = source_of(conv)
-    source = Source(conv, attributes) if earlier is None else Source(earlier.module, earlier.attributes, conv)
+    source = Source(conv, attributes) if earlier is None else Source(earlier.module, attributes, conv)
     new.__dict__[SOURCE_ATTRIBUTE] = source
     return notes
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["ConversionReport", "ConversionWarning", "Replaced", "Skipped"]
+__all__ = ["ConversionReport", "ConversionWarning", "Replaced", "Skipped", "skipped_by_reason", "user_stacklevel"]
+
+#: How many layers a warning names per reason; ``report=True`` lists every one.
+NAMED_PER_REASON = 5
 
 
 class ConversionWarning(UserWarning):
@@ -71,3 +78,44 @@ class ConversionReport:
             lines.append(f"  {layer.name or '<model>'}: {layer.source} -> {layer.target}{extra}")
         lines.extend(f"  {skip.name or '<model>'}: {skip.source} left alone: {skip.reason}" for skip in self.skipped)
         return "\n".join(lines)
+
+
+def skipped_by_reason(skipped: Sequence[Skipped]) -> str:
+    """The layers left alone, one line per reason: the first few names, their classes, and the reason.
+
+    A model of many layers of one class that cannot be converted (50 ``ScaledStdConv2dSame`` in an
+    NFNet) gets its reason said once, not once per layer.
+    """
+    groups: dict[str, list[Skipped]] = {}
+    for skip in skipped:
+        groups.setdefault(skip.reason, []).append(skip)
+    lines = []
+    for reason, layers in groups.items():
+        names = ", ".join(repr(skip.name) if skip.name else "the model itself" for skip in layers[:NAMED_PER_REASON])
+        more = len(layers) - NAMED_PER_REASON
+        classes = ", ".join(dict.fromkeys(skip.source for skip in layers))
+        if more > 0:
+            names += f" and {more} more"
+            classes += "; report=True lists them all"
+        lines.append(f"- {names} ({classes}): {reason}")
+    return "\n".join(lines)
+
+
+def _padmods_directory() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside padmods.
+
+    For ``warnings.warn`` called in the function that calls this one: level 1 is that function;
+    padmods' own frames and ``contextlib``'s (a ``with padmods.padding(...)`` block enters through
+    it) are passed over, so the warning names the user's line, however deep padmods called itself.
+    """
+    internal = (_padmods_directory() + os.sep, os.path.abspath(contextlib.__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(internal):
+        frame = frame.f_back
+        level += 1
+    return level

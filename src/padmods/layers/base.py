@@ -10,10 +10,10 @@ from torch.nn.modules.conv import _ConvNd
 
 from padmods import _checks, _geometry
 from padmods._conv import TORCH_PAD_MODES, conv, explicit_pad
+from padmods._conv_classes import TORCH_CONVS
 from padmods._engine import ENGINE_BORDERS, engine_conv, padding_of
 from padmods._trace import constant_checks, is_plain_eager
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
-from padmods.registry import TORCH_CONVS
 
 __all__ = ["PaddedConv1d", "PaddedConv2d", "PaddedConv3d", "PaddedConvNd"]
 
@@ -282,15 +282,16 @@ class PaddedConvNd(_ConvNd):
             self._check_operands(input, weight, bias)
             if input.dim() == self._spatial_dims + 1:
                 return self._eager_forward(input.unsqueeze(0), weight, bias).squeeze(0)
-            pairs = self._pairs_for(input)
-            return self._padded_forward(input, weight, bias, pairs, eager=True)
+            return self._padded_forward(input, weight, bias, self._pairs_for(input), eager=True)
         sizes = tuple(input.shape[2:])
-        pairs = plan.pairs
-        if pairs is None:  # 'same' with a stride: the padding depends on the size
+        planned = plan.pairs
+        if planned is None:  # 'same' with a stride: the padding depends on the size
             pairs = _geometry.resolve_padding(self.padding, sizes, self.kernel_size, self.stride, self.dilation)
             self.check_padding(pairs, sizes, self)
-        elif plan.minimum is not None and not plan.fits(sizes):
-            self.check_padding(pairs, sizes, self)  # raises, naming the layer and the sizes
+        else:
+            pairs = planned
+            if plan.minimum is not None and not plan.fits(sizes):
+                self.check_padding(pairs, sizes, self)  # raises, naming the layer and the sizes
         return self._padded_forward(input, weight, bias, pairs, eager=True)
 
     def _make_plan(self) -> _EagerPlan:

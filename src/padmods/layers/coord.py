@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, cast
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -13,6 +13,7 @@ from padmods._conv import PAD_MODES, Border
 from padmods._coord import COORD_BORDERS, coord_conv, coord_image
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d, PaddedConvNd, format_doc
+from padmods.layers.per_axis import per_axis_class
 from padmods.registry import get, register
 
 __all__ = ["CoordConv1d", "CoordConv2d", "CoordConv3d", "CoordConvNd"]
@@ -93,7 +94,7 @@ class CoordConvNd(PaddedConvNd):
         """The mode ``pad`` (a tuple for one mode per axis), its layer class, and the engine border it stands for."""
         if isinstance(pad, (tuple, list)):  # one padding mode per axis
             modes = _checks.check_axis_modes(pad, PAD_MODES, self._spatial_dims, type(self).__name__)
-            return modes, cast(type[PaddedConvNd], get(modes, self._spatial_dims)), modes
+            return modes, per_axis_class(self._spatial_dims), modes
         pad_cls = get(pad, self._spatial_dims)
         if not issubclass(pad_cls, PaddedConvNd) or issubclass(pad_cls, CoordConvNd):
             raise ValueError(

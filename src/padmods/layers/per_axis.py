@@ -12,6 +12,7 @@ from padmods import _checks
 from padmods._conv import PAD_MODES, border_conv
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
 from padmods.layers.base import PaddedConv1d, PaddedConv2d, PaddedConv3d, PaddedConvNd, format_doc
+from padmods.registry import register_per_axis
 
 __all__ = ["PerAxisPadConv1d", "PerAxisPadConv2d", "PerAxisPadConv3d", "PerAxisPadConvNd", "per_axis_class"]
 
@@ -76,6 +77,7 @@ class PerAxisPadConvNd(PaddedConvNd):
         return super().from_conv(conv, **kwargs)
 
 
+@register_per_axis
 @format_doc
 class PerAxisPadConv2d(PerAxisPadConvNd, PaddedConv2d):
     r"""2D convolution whose border has its own mode along each axis, e.g. circular along the width only.
@@ -117,6 +119,7 @@ class PerAxisPadConv2d(PerAxisPadConvNd, PaddedConv2d):
     """
 
 
+@register_per_axis
 @format_doc
 class PerAxisPadConv1d(PerAxisPadConvNd, PaddedConv1d):
     r"""1D convolution with a per-axis border: :class:`PerAxisPadConv2d` for :class:`torch.nn.Conv1d`.
@@ -133,6 +136,7 @@ class PerAxisPadConv1d(PerAxisPadConvNd, PaddedConv1d):
     """
 
 
+@register_per_axis
 @format_doc
 class PerAxisPadConv3d(PerAxisPadConvNd, PaddedConv3d):
     r"""3D convolution with a border mode per axis: :class:`PerAxisPadConv2d` for :class:`torch.nn.Conv3d`.

@@ -10,166 +10,25 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
 from padmods.analysis._border_stats import SIDES, BorderStats, Recorder, batches, run_model
-from padmods.analysis._neuron_report import PaddingNeuron, PaddingNeuronReport, border_excess, border_scores
+from padmods.analysis._neuron_report import (
+    Mode,
+    NeuronChange,
+    PaddingIntervention,
+    PaddingNeuron,
+    PaddingNeuronReport,
+    _finite,
+    border_excess,
+    border_scores,
+)
 from padmods.conversion import ConversionWarning, convert
 
-__all__ = ["NeuronChange", "PaddingIntervention", "padding_intervention"]
-
-Mode = Union[str, tuple[str, ...]]
-
-
-def _finite(value: float) -> Optional[float]:
-    return value if math.isfinite(value) else None
-
-
-@dataclass(frozen=True)
-class NeuronChange:
-    """How one padding-aware neuron responds on its border side before and after the switch.
-
-    Attributes:
-        layer: Qualified name of its convolution.
-        channel: Its output channel.
-        side: The side of the border it was found on.
-        excess_before: Mean response on :attr:`side` minus the mean interior response, with the
-            model's own padding.
-        excess_after: The same with the layer's padding switched; ``None`` if it is not finite
-            or the layer did not run.
-        score_before: Its score on :attr:`side` (see :func:`~padmods.analysis.padding_neurons`) before.
-        score_after: And after; ``None`` as for :attr:`excess_after`.
-    """
-
-    layer: str
-    channel: int
-    side: str
-    excess_before: float
-    excess_after: Optional[float]
-    score_before: float
-    score_after: Optional[float]
-
-    @property
-    def drop(self) -> Optional[float]:
-        """The share of the border excess that the switch removed: ``1 - excess_after / excess_before``.
-
-        1 means the border response is gone, 0 that it is unchanged, more than 1 that it reversed.
-        ``None`` when :attr:`excess_before` is not positive or :attr:`excess_after` is unknown.
-        """
-        if self.excess_after is None or not self.excess_before > 0:
-            return None
-        return _finite(1.0 - self.excess_after / self.excess_before)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The change as plain JSON values."""
-        return {
-            "layer": self.layer,
-            "channel": self.channel,
-            "side": self.side,
-            "excess_before": self.excess_before,
-            "excess_after": self.excess_after,
-            "score_before": self.score_before,
-            "score_after": self.score_after,
-            "drop": self.drop,
-        }
-
-
-@dataclass(frozen=True)
-class PaddingIntervention:
-    """What switching the padding of the padding-aware neurons' layers changes.
-
-    Attributes:
-        mode: The padding mode the layers were switched to.
-        layers: The layers that were switched, in the order of the neurons.
-        skipped: ``(layer, reason)`` for each layer that :func:`padmods.convert` left alone (a mode
-            without a layer of its dimension, ...): its neurons keep their padding.
-        neurons: One :class:`NeuronChange` per neuron, in the order given.
-        samples: How many input samples the model ran on.
-        output_rms: Root mean square of the model's output (every floating-point tensor it returns,
-            all elements).
-        difference_rms: Root mean square of the difference between the switched and the original output.
-        prediction_changes: How many samples change their top class (argmax over dim 1), for a
-            model whose output is ``(N, classes)``; ``None`` otherwise.
-    """
-
-    mode: Mode
-    layers: tuple[str, ...]
-    skipped: tuple[tuple[str, str], ...]
-    neurons: tuple[NeuronChange, ...]
-    samples: int
-    output_rms: float
-    difference_rms: float
-    prediction_changes: Optional[int]
-
-    @property
-    def output_change(self) -> Optional[float]:
-        """``difference_rms / output_rms``, the relative change of the output; ``None`` for an all-zero output."""
-        return _finite(self.difference_rms / self.output_rms) if self.output_rms > 0 else None
-
-    @property
-    def prediction_change(self) -> Optional[float]:
-        """The share of samples whose top class changes; ``None`` if the output is not ``(N, classes)``."""
-        if self.prediction_changes is None or not self.samples:
-            return None
-        return self.prediction_changes / self.samples
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result as plain JSON values (``None`` where a number is undefined, never NaN)."""
-        return {
-            "mode": self.mode if isinstance(self.mode, str) else list(self.mode),
-            "layers": list(self.layers),
-            "skipped": [{"layer": layer, "reason": reason} for layer, reason in self.skipped],
-            "samples": self.samples,
-            "output_rms": _finite(self.output_rms),
-            "difference_rms": _finite(self.difference_rms),
-            "output_change": self.output_change,
-            "prediction_changes": self.prediction_changes,
-            "prediction_change": self.prediction_change,
-            "neurons": [change.to_dict() for change in self.neurons],
-        }
-
-    def __str__(self) -> str:
-        change = "unknown" if self.output_change is None else f"{self.output_change:.1%}"
-        layers = f"{len(self.layers)} layer" + ("" if len(self.layers) == 1 else "s")
-        lines = [
-            f"switching the padding of {layers} to {self.mode!r}: the output changes by "
-            f"{change} (RMS, relative)"
-            + (
-                ""
-                if self.prediction_change is None
-                else f", the top class of {self.prediction_change:.1%} of {self.samples} samples"
-            )
-        ]
-        lines.extend(f"left alone: {layer or '<model>'}: {reason}" for layer, reason in self.skipped)
-        if self.neurons:
-
-            def number(value: Optional[float], form: str) -> str:
-                return "-" if value is None else format(value, form)
-
-            rows = [
-                (
-                    change.layer or "<model>",
-                    str(change.channel),
-                    change.side,
-                    f"{change.excess_before:.4g}",
-                    number(change.excess_after, ".4g"),
-                    number(change.drop, ".1%"),
-                    f"{change.score_before:.3f}",
-                    number(change.score_after, ".3f"),
-                )
-                for change in self.neurons
-            ]
-            header = ("layer", "channel", "side", "excess", "after", "drop", "score", "after")
-            widths = [max(len(cells[i]) for cells in (header, *rows)) for i in range(len(header))]
-            lines.extend(
-                "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-                for cells in (header, *rows)
-            )
-        return "\n".join(lines)
+__all__ = ["NeuronChange", "PaddingIntervention", "padding_intervention"]  # the results live in _neuron_report
 
 
 def _tensors(output: Any) -> Iterator[Tensor]:

@@ -19,7 +19,6 @@ from torch import Tensor, nn
 
 from padmods import registry
 from padmods.analysis._border_stats import Recorder, batches, run_model
-
 from padmods.analysis._neuron_report import (
     DEFAULT_THRESHOLD,
     LayerNeurons,

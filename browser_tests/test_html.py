@@ -232,3 +232,85 @@ def test_notebooks_are_markdown(site: Path) -> None:
             for match in REST_MARKUP.finditer(source):
                 offenders.append(f"{path.name}: {source[max(0, match.start() - 30) : match.end() + 30]!r}")
     assert not offenders, f"reST left in notebook text cells: {offenders[:20]}"
+
+
+#: Pages that are not prose: generated indexes and the highlighted source of each module.
+NOT_PROSE = ("genindex.html", "search.html", "py-modindex.html")
+
+
+def _prose_pages(site: Path) -> list[Path]:
+    return [path for path in _pages(site) if path.name not in NOT_PROSE and "_modules" not in path.parts]
+
+
+def _reading_text(element: Element) -> str:
+    """The text a reader reads: code blocks left out, inline code kept between NUL marks, blocks apart.
+
+    The marks keep a word of prose and the same word in code ("the padding mode ``mode``") from
+    counting as a repeated word, while "an ``torch.nn.Conv2d``" still reads as "an torch".
+    """
+    parts: list[str] = []
+
+    def walk(node: Element) -> None:
+        for child in node.children:
+            if isinstance(child, str):
+                parts.append(child)
+            elif child.tag in ("pre", "script", "style") or any(cls.startswith("highlight") for cls in child.classes):
+                parts.append(" \n ")
+            elif child.tag == "code":
+                parts.append("\0" + child.text() + "\0")
+            else:
+                block = child.tag in ("p", "li", "td", "th", "dt", "dd", "div", "h1", "h2", "h3", "h4", "caption")
+                if block:
+                    parts.append(" \n ")
+                walk(child)
+                if block:
+                    parts.append(" \n ")
+
+    walk(element)
+    return re.sub(r"[ \t\r\f\v]+", " ", "".join(parts))
+
+
+#: A word written twice ("the The padding modes page"), within one block of text.
+REPEATED_WORD = re.compile(r"\b([A-Za-z]+) \1\b", re.IGNORECASE)
+#: "an" before a word that starts with a consonant sound ("an torch.nn.Conv2d"). Letters whose name
+#: starts with a vowel (f, h, l, m, n, r, s, x: "an nn.Conv2d", "an x coordinate") are left out.
+AN_BEFORE_CONSONANT = re.compile(r"\b[Aa]n \0?(?=[bcdgjkpqtvwyz])\w+")
+#: A method shown with empty parentheses and then its arguments in code: "pad() (input, pairs)".
+DOUBLED_PARENTHESES = re.compile(r"\w\(\)\0 ?\0\(")
+#: Inline code, between the NUL marks of :func:`_reading_text`.
+INLINE_CODE = re.compile(r"\0[^\0]*\0")
+
+
+def test_no_repeated_words_or_wrong_articles(site: Path) -> None:
+    """No rendered page says a word twice, "an" before a consonant, or "name() (arguments)"."""
+    offenders = []
+    for path in _prose_pages(site):
+        text = _reading_text(_article(_tree(path)))
+        prose = INLINE_CODE.sub("\0\0", text)  # "[a a | a b]" in code repeats words on purpose
+        for pattern, searched in ((REPEATED_WORD, prose), (AN_BEFORE_CONSONANT, text), (DOUBLED_PARENTHESES, text)):
+            for match in pattern.finditer(searched):
+                context = searched[max(0, match.start() - 40) : match.end() + 30].replace("\0", "`")
+                offenders.append(f"{path.relative_to(site)}: {' '.join(context.split())!r}")
+    assert not offenders, f"{len(offenders)} typo(s) on the rendered pages: {offenders}"
+
+
+#: The repr of a matplotlib object that a gallery cell printed because it ended with a plotting call.
+MATPLOTLIB_REPR = re.compile(r"^\s*(?:\[?<matplotlib\.|<Figure size|\[?Text\(|\[?Line2D\(|<BarContainer)", re.M)
+
+
+def test_no_matplotlib_reprs_in_gallery_output(site: Path) -> None:
+    """No output box of the gallery shows ``Text(0.5, 0.98, '...')`` or ``<matplotlib... at 0x...>``."""
+    pages = [path for path in _pages(site) if "auto_examples" in path.parts]
+    assert pages, "no gallery pages: build the docs with the gallery (tox -e docs)"
+    offenders = [
+        f"{path.relative_to(site)}: {box.text()[:80]!r}"
+        for path in pages
+        for box in _tree(path).find_all(cls="sphx-glr-script-out")
+        if MATPLOTLIB_REPR.search("".join(_raw_text(box)))
+    ]
+    assert not offenders, f"matplotlib reprs printed in gallery output: {offenders}"
+
+
+def _raw_text(element: Element) -> list[str]:
+    """The text below an element with its line breaks, as a ``<pre>`` shows it."""
+    return [child if isinstance(child, str) else "".join(_raw_text(child)) for child in element.children]

@@ -160,6 +160,9 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "remove_config_comments": True,
+    # a cell that ends with ax.set_title(...) or fig.suptitle(...) would print "Text(0.5, 0.98, '...')"
+    # under its figure: matplotlib's return values are never the point of a cell
+    "ignore_repr_types": r"^<class 'matplotlib\.",
     "download_all_examples": True,
     "pypandoc": _pypandoc(),
     # every figure also at twice the resolution, for high-density screens

@@ -314,3 +314,61 @@ def test_no_matplotlib_reprs_in_gallery_output(site: Path) -> None:
 def _raw_text(element: Element) -> list[str]:
     """The text below an element with its line breaks, as a ``<pre>`` shows it."""
     return [child if isinstance(child, str) else "".join(_raw_text(child)) for child in element.children]
+
+
+def _notebooks(site: Path) -> list[Path]:
+    notebooks = sorted(site.glob("_downloads/**/*.ipynb"))
+    if not notebooks:
+        pytest.fail("no notebook in _downloads: the gallery was not built (tox -e docs)", pytrace=False)
+    return notebooks
+
+
+def _markdown_cells(path: Path) -> list[str]:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
+
+
+def test_notebook_headings_sit_under_the_title(site: Path) -> None:
+    """A notebook has one level-1 heading, its title in the first text cell; its sections are below it."""
+    offenders = []
+    for path in _notebooks(site):
+        cells = _markdown_cells(path)
+        titles = [(i, line) for i, cell in enumerate(cells) for line in cell.splitlines() if line.startswith("# ")]
+        if len(titles) != 1 or titles[0][0] != 0:
+            offenders.append(f"{path.name}: level-1 headings {titles}")
+    assert not offenders, f"notebooks whose sections are at the title's level: {offenders}"
+
+
+def test_notebook_text_has_no_escaped_apostrophes(site: Path) -> None:
+    """The Markdown of a notebook reads as written: ``kernel's``, not ``kernel`` backslash ``'s``."""
+    escaped = "\\'"
+    offenders = [
+        f"{path.name}: {cell[max(0, cell.index(escaped) - 30) : cell.index(escaped) + 10]!r}"
+        for path in _notebooks(site)
+        for cell in _markdown_cells(path)
+        if escaped in cell
+    ]
+    assert not offenders, f"escaped apostrophes in notebook text: {offenders}"
+
+
+#: A cross-reference in a gallery script's text: ``:ref:`Title <label>``` or ``:doc:`/page```.
+CROSS_REFERENCE = re.compile(r":(?:ref|doc):`(?:([^`<]+?)\s*<([^>]+)>|([^`<]+))`")
+
+
+def test_notebook_references_are_links(site: Path) -> None:
+    """Every ``:ref:``/``:doc:`` of a gallery script is a Markdown link in its notebook, not bare italics."""
+    gallery = Path(__file__).resolve().parents[1] / "gallery"
+    offenders = []
+    for path in _notebooks(site):
+        scripts = list(gallery.rglob(path.with_suffix(".py").name))
+        assert scripts, f"{path.name}: no gallery script of that name"
+        text = " ".join(" ".join(_markdown_cells(path)).split())
+        for match in CROSS_REFERENCE.finditer(scripts[0].read_text(encoding="utf-8")):
+            title, _, target = match.groups()
+            if title is not None:  # [Title](https://...)
+                found = f"[{' '.join(title.split())}](http" in text
+            else:  # [Its title](https://.../target...)
+                found = re.search(r"\]\(https?://[^)]*" + re.escape(target.strip("/")), text) is not None
+            if not found:
+                offenders.append(f"{path.name}: {match.group(0)}")
+    assert not offenders, f"cross-references that are not links in the notebooks: {offenders}"

@@ -174,7 +174,9 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib", "padmods_sphinx.reset_seeds"),
     "reset_modules_order": "before",
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib",),
+    # matplotlib's scraper, with every figure checked first: text cut off at the edge or lying on
+    # other text warns (docs/_ext/padmods_figcheck.py), and its smallest text is recorded
+    "image_scrapers": ("padmods_figcheck.matplotlib_scraper",),
     "remove_config_comments": True,
     # a cell that ends with ax.set_title(...) or fig.suptitle(...) would print "Text(0.5, 0.98, '...')"
     # under its figure: matplotlib's return values are never the point of a cell

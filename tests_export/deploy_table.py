@@ -44,12 +44,20 @@ PATH_GROUPS = [
     ("Export, compile and tracing", PATH_ORDER[5:]),
 ]
 
+
+def _header(path: str) -> str:
+    """A column's header: the path's name with a break allowed after its dots and before its
+    brackets (a zero-width space), so that long names such as torch.fx.symbolic_trace wrap."""
+    return path.replace(".", ".\u200b").replace("(", "\u200b(").replace(".\u200b ", ". ")
+
+
 #: The packages whose versions the page names.
 VERSIONED = ("torch", "onnx", "onnxruntime", "onnxscript")
 
 
-def environment() -> str:
-    """One sentence: the versions that ran the tests, and the padmods version and commit they tested."""
+def environment() -> tuple[str, str | None]:
+    """One sentence naming the versions that ran the tests and the padmods version and commit they
+    tested, and that commit (``None`` outside a git checkout)."""
     versions = [f"Python {platform.python_version()}"]
     for package in VERSIONED:
         try:
@@ -59,6 +67,7 @@ def environment() -> str:
     import padmods
 
     tested = f"padmods {padmods.__version__}"
+    commit = None
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=10", "HEAD"],
@@ -76,8 +85,8 @@ def environment() -> str:
         ).stdout.strip()
         tested += f" at commit ``{commit}``" + (" with local changes to ``src``" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        pass
-    return f"Verified with {', '.join(versions)}, on {tested}."
+        commit = None
+    return f"Verified with {', '.join(versions)}, on {tested}.", commit
 
 
 def _cell(dims: list[int], results: dict[int, list[str]]) -> str:
@@ -86,6 +95,31 @@ def _cell(dims: list[int], results: dict[int, list[str]]) -> str:
     if any(r == "failed" for rs in results.values() for r in rs):
         return "fails: " + ", ".join(f"{d}-D" for d, rs in results.items() if "failed" in rs)
     return " ".join(str(d) for d, rs in results.items() if rs and all(r == "passed" for r in rs))
+
+
+def render(outcomes: dict[tuple[str, str, int], list[str]], sentence: str, commit: str | None) -> str:
+    """The RST of the page: the versions, then one table per group of paths, each titled with the commit."""
+    seen = {key[0] for key in outcomes}
+    groups = [(title, [p for p in paths if p in seen]) for title, paths in PATH_GROUPS]
+    unknown = sorted(seen - {p for _, paths in PATH_GROUPS for p in paths})
+    if unknown:
+        groups.append(("Other paths", unknown))
+    modes = sorted({key[1] for key in outcomes}, key=lambda m: ("," in m, m))
+    lines = [sentence, ""]
+    for title, paths in groups:
+        if not paths:
+            continue
+        caption = f"{title}, verified at commit ``{commit}``" if commit else title
+        lines += [f".. list-table:: {caption}", "   :header-rows: 1", "   :stub-columns: 1", "", "   * - mode"]
+        lines += [f"     - {_header(path)}" for path in paths]
+        for mode in modes:
+            lines.append(f"   * - ``{mode}``" if "," not in mode else f"   * - ``({mode})``")
+            for path in paths:
+                dims = sorted(d for (p, m, d) in outcomes if p == path and m == mode)
+                cell = _cell(dims, {d: outcomes[(path, mode, d)] for d in dims})
+                lines.append(f"     - {cell}" if cell else "     -")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -116,27 +150,8 @@ class _Recorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.outcomes:
             return
-        seen = {key[0] for key in self.outcomes}
-        groups = [(title, [p for p in paths if p in seen]) for title, paths in PATH_GROUPS]
-        unknown = sorted(seen - {p for _, paths in PATH_GROUPS for p in paths})
-        if unknown:
-            groups.append(("Other paths", unknown))
-        modes = sorted({key[1] for key in self.outcomes}, key=lambda m: ("," in m, m))
-        lines = [environment(), ""]
-        for title, paths in groups:
-            if not paths:
-                continue
-            lines += [f".. list-table:: {title}", "   :header-rows: 1", "   :stub-columns: 1", "", "   * - mode"]
-            lines += [f"     - {path}" for path in paths]
-            for mode in modes:
-                lines.append(f"   * - ``{mode}``" if "," not in mode else f"   * - ``({mode})``")
-                for path in paths:
-                    dims = sorted(d for (p, m, d) in self.outcomes if p == path and m == mode)
-                    cell = _cell(dims, {d: self.outcomes[(path, mode, d)] for d in dims})
-                    lines.append(f"     - {cell}" if cell else "     -")
-            lines.append("")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("\n".join(lines))
+        self.path.write_text(render(self.outcomes, *environment()))
         raw = {f"{p} | {m} | {d}-D": sorted(set(o)) for (p, m, d), o in sorted(self.outcomes.items())}
         raw_path = self.path.with_name(self.path.name.split(".")[0] + ".json")
         raw_path.write_text(json.dumps(raw, indent=1, sort_keys=True) + "\n")

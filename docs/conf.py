@@ -7,12 +7,15 @@ fonts or scripts.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent.resolve()
 sys.path.insert(0, str(HERE / "_ext"))  # padmods_sphinx, padmods_figures
+
+import padmods_notebook_links
 
 import padmods
 
@@ -76,6 +79,7 @@ html_favicon = "_static/padmods-logo.svg"
 _PYPROJECT = (HERE.parent / "pyproject.toml").read_text(encoding="utf-8")
 _URLS = re.search(r"^\[project\.urls\]$(.*?)^\[", _PYPROJECT, re.M | re.S)
 REPOSITORY = re.search(r'^Source\s*=\s*"([^"]+)"', _URLS.group(1) if _URLS else "", re.M).group(1)
+DOCUMENTATION = re.search(r'^Documentation\s*=\s*"([^"]+)"', _URLS.group(1) if _URLS else "", re.M).group(1)
 html_context = {"padmods_repository": REPOSITORY}
 rst_epilog = f"""
 .. |repository| replace:: the padmods repository
@@ -135,10 +139,22 @@ def _pypandoc() -> dict | bool:
         pypandoc.get_pandoc_version()
     except (ImportError, OSError, RuntimeError):  # no pypandoc, or no pandoc for it to run
         return False
+    # where the notebooks' cross-references lead (the paper, or the page on the published docs),
+    # for the filter, which reads the file named by this variable
+    links = padmods_notebook_links.write_links(
+        HERE / "_generated" / "notebook_links.json", HERE, HERE.parent / "gallery", "auto_examples", DOCUMENTATION
+    )
+    os.environ["PADMODS_NOTEBOOK_LINKS"] = str(links)
     return {
-        # pandoc's Markdown, filtered (docs/_ext/notebook_markdown.lua): Sphinx roles become code,
-        # admonitions a bold title; --to after sphinx-gallery's own "md", which pandoc 3 lacks
-        "extra_args": ["--to=markdown", "--wrap=preserve", f"--lua-filter={HERE / '_ext' / 'notebook_markdown.lua'}"],
+        # pandoc's Markdown, filtered (docs/_ext/notebook_markdown.lua): Sphinx roles become code or
+        # links, admonitions a bold title, sections one level below the title; --to after
+        # sphinx-gallery's own "md", which pandoc 3 lacks, and without "smart", whose writer would
+        # escape every apostrophe (kernel\'s)
+        "extra_args": [
+            "--to=markdown-smart",
+            "--wrap=preserve",
+            f"--lua-filter={HERE / '_ext' / 'notebook_markdown.lua'}",
+        ],
     }
 
 
@@ -158,8 +174,13 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib", "padmods_sphinx.reset_seeds"),
     "reset_modules_order": "before",
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib",),
+    # matplotlib's scraper, with every figure checked first: text cut off at the edge or lying on
+    # other text warns (docs/_ext/padmods_figcheck.py), and its smallest text is recorded
+    "image_scrapers": ("padmods_figcheck.matplotlib_scraper",),
     "remove_config_comments": True,
+    # a cell that ends with ax.set_title(...) or fig.suptitle(...) would print "Text(0.5, 0.98, '...')"
+    # under its figure: matplotlib's return values are never the point of a cell
+    "ignore_repr_types": r"^<class 'matplotlib\.",
     "download_all_examples": True,
     "pypandoc": _pypandoc(),
     # every figure also at twice the resolution, for high-density screens

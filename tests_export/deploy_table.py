@@ -2,16 +2,22 @@
 
 Tests name their path with ``@pytest.mark.deploy("torch.export")`` and their mode with a ``mode``
 parameter (and ``dims``, or ``pad`` for CoordConv variants). With ``--deploy-table PATH`` the
-plugin collects the outcome of every such test and, at the end of the session, writes an RST
-table to ``PATH`` (and the raw outcomes next to it, as ``NAME.json``): a cell lists the numbers of axes
-whose tests all passed, and says "fails" if any failed. The ``export`` tox env loads it with
+plugin collects the outcome of every such test and, at the end of the session, writes RST to
+``PATH`` (and the raw outcomes next to it, as ``NAME.json``): a line naming the versions of
+Python, torch, onnx, onnxruntime and onnxscript that ran the tests and the padmods version and
+commit they tested, then one table per group of paths (:data:`PATH_GROUPS`), narrow enough for
+the page's column. A cell lists the numbers of spatial axes whose tests all passed (``1 2 3``:
+1-D, 2-D and 3-D), and says "fails" if any failed. The ``export`` tox env loads the plugin with
 ``-p tests_export.deploy_table`` and writes ``docs/_tables/deploy.rst.inc``, which is committed
 and included by ``docs/export.rst``; the docs build runs nothing.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,6 +36,90 @@ PATH_ORDER = [
     "torch.fx.symbolic_trace",
     "ONNX",
 ]
+
+
+#: The tables of the page: a title and the paths it has, so that each fits the page's column.
+PATH_GROUPS = [
+    ("Transforms and autocast", PATH_ORDER[:5]),
+    ("Export, compile and tracing", PATH_ORDER[5:]),
+]
+
+
+def _header(path: str) -> str:
+    """A column's header: the path's name with a break allowed after its dots and before its
+    brackets (a zero-width space), so that long names such as torch.fx.symbolic_trace wrap."""
+    return path.replace(".", ".\u200b").replace("(", "\u200b(").replace(".\u200b ", ". ")
+
+
+#: The packages whose versions the page names.
+VERSIONED = ("torch", "onnx", "onnxruntime", "onnxscript")
+
+
+def environment() -> tuple[str, str | None]:
+    """One sentence naming the versions that ran the tests and the padmods version and commit they
+    tested, and that commit (``None`` outside a git checkout)."""
+    versions = [f"Python {platform.python_version()}"]
+    for package in VERSIONED:
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    import padmods
+
+    tested = f"padmods {padmods.__version__}"
+    commit = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        tested += f" at commit ``{commit}``" + (" with local changes to ``src``" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return f"Verified with {', '.join(versions)}, on {tested}.", commit
+
+
+def _cell(dims: list[int], results: dict[int, list[str]]) -> str:
+    if not dims:
+        return ""
+    if any(r == "failed" for rs in results.values() for r in rs):
+        return "fails: " + ", ".join(f"{d}-D" for d, rs in results.items() if "failed" in rs)
+    return " ".join(str(d) for d, rs in results.items() if rs and all(r == "passed" for r in rs))
+
+
+def render(outcomes: dict[tuple[str, str, int], list[str]], sentence: str, commit: str | None) -> str:
+    """The RST of the page: the versions, then one table per group of paths, each titled with the commit."""
+    seen = {key[0] for key in outcomes}
+    groups = [(title, [p for p in paths if p in seen]) for title, paths in PATH_GROUPS]
+    unknown = sorted(seen - {p for _, paths in PATH_GROUPS for p in paths})
+    if unknown:
+        groups.append(("Other paths", unknown))
+    modes = sorted({key[1] for key in outcomes}, key=lambda m: ("," in m, m))
+    lines = [sentence, ""]
+    for title, paths in groups:
+        if not paths:
+            continue
+        caption = f"{title}, verified at commit ``{commit}``" if commit else title
+        lines += [f".. list-table:: {caption}", "   :header-rows: 1", "   :stub-columns: 1", "", "   * - mode"]
+        lines += [f"     - {_header(path)}" for path in paths]
+        for mode in modes:
+            lines.append(f"   * - ``{mode}``" if "," not in mode else f"   * - ``({mode})``")
+            for path in paths:
+                dims = sorted(d for (p, m, d) in outcomes if p == path and m == mode)
+                cell = _cell(dims, {d: outcomes[(path, mode, d)] for d in dims})
+                lines.append(f"     - {cell}" if cell else "     -")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,30 +150,8 @@ class _Recorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.outcomes:
             return
-        paths = [p for p in PATH_ORDER if any(key[0] == p for key in self.outcomes)]
-        paths += sorted({key[0] for key in self.outcomes} - set(paths))
-        modes = sorted({key[1] for key in self.outcomes}, key=lambda m: ("," in m, m))
-        rows = [["mode", *paths]]
-        for mode in modes:
-            row = [f"``{mode}``" if "," not in mode else f"``({mode})``"]
-            for path in paths:
-                dims = sorted(d for (p, m, d) in self.outcomes if p == path and m == mode)
-                results = {d: self.outcomes[(path, mode, d)] for d in dims}
-                if not dims:
-                    row.append("")
-                elif any(r == "failed" for rs in results.values() for r in rs):
-                    failed = [f"{d}-D" for d, rs in results.items() if "failed" in rs]
-                    row.append("fails: " + ", ".join(failed))
-                else:
-                    passed = [f"{d}-D" for d, rs in results.items() if rs and all(r == "passed" for r in rs)]
-                    row.append(", ".join(passed))
-            rows.append(row)
-        lines = [".. list-table::", "   :header-rows: 1", "   :stub-columns: 1", ""]
-        for row in rows:
-            lines.append(f"   * - {row[0]}")
-            lines.extend(f"     - {cell}" if cell else "     -" for cell in row[1:])
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("\n".join(lines) + "\n")
+        self.path.write_text(render(self.outcomes, *environment()))
         raw = {f"{p} | {m} | {d}-D": sorted(set(o)) for (p, m, d), o in sorted(self.outcomes.items())}
         raw_path = self.path.with_name(self.path.name.split(".")[0] + ".json")
         raw_path.write_text(json.dumps(raw, indent=1, sort_keys=True) + "\n")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from padmods_figcheck import inspect_figure, record
 
 import padmods
 from padmods.functional import coord_channels, pad, partial_ratio
@@ -48,6 +49,12 @@ def _thirds(value: float) -> str:
     return format(value, ".2g")
 
 
+#: Font sizes of the pictures, in points. Each picture is shown a few hundred pixels wide, and on a
+#: phone two to a row of 343 pixels: at these sizes its numbers stay above 8 pixels there.
+_NUMBER_PT = 11
+_TITLE_PT = 12
+
+
 def _draw_grid(ax, values: np.ndarray, *, frame: tuple[int, int, int, int] | None, vmin: float, vmax: float, fmt: str):
     """Show ``values`` as coloured cells, each labelled, with the image itself framed."""
     ax.imshow(values, cmap="viridis", vmin=vmin, vmax=vmax)
@@ -55,7 +62,7 @@ def _draw_grid(ax, values: np.ndarray, *, frame: tuple[int, int, int, int] | Non
     for (row, col), value in np.ndenumerate(values):
         colour = "black" if value > mid else "white"
         label = _thirds(value) if fmt == "thirds" else format(value, fmt)
-        ax.text(col, row, label, ha="center", va="center", fontsize=8.5, color=colour)
+        ax.text(col, row, label, ha="center", va="center", fontsize=_NUMBER_PT, color=colour)
     if frame is not None:
         top, left, height, width = frame
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="#ff4d4d", linewidth=2.2))
@@ -63,57 +70,57 @@ def _draw_grid(ax, values: np.ndarray, *, frame: tuple[int, int, int, int] | Non
     ax.set_yticks([])
 
 
-def _png(fig: Figure) -> bytes:
+class _Png(bytes):
+    """A PNG image, with what :func:`padmods_figcheck.inspect_figure` found in its figure."""
+
+    report: dict
+
+
+def _png(fig: Figure) -> _Png:
+    report = inspect_figure(fig, dpi=_DPI)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    image = _Png(buffer.getvalue())
+    image.report = report
+    return image
 
 
 def _mode_figure(mode: str) -> bytes:
-    fig = Figure(figsize=(2.9, 2.9), layout="constrained")
+    fig = Figure(figsize=(2.9, 3.0), layout="constrained")
     ax = fig.add_subplot()
     values = _padded(mode).numpy()
     _draw_grid(ax, values, frame=(_PAD, _PAD, _SIZE, _SIZE), vmin=0, vmax=_SIZE * _SIZE - 1, fmt=".0f")
-    ax.set_title(f"'{mode}'", fontsize=10)
+    ax.set_title(f"'{mode}'", fontsize=_TITLE_PT)
     return _png(fig)
 
 
 def _partial_figure() -> bytes:
-    fig = Figure(figsize=(2.9, 2.9), layout="constrained")
+    fig = Figure(figsize=(2.9, 3.0), layout="constrained")
     ax = fig.add_subplot()
     # the same 4x4 input as the transcript beside it (_partial_text)
     ratio = partial_ratio((_SIZE, _SIZE), 3, padding=1).numpy()
     _draw_grid(ax, ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
-    ax.set_title(f"'partial': output scale, {_SIZE}\u00d7{_SIZE} input", fontsize=10)
+    ax.set_title("'partial': output scale", fontsize=_TITLE_PT)
     return _png(fig)
+
+
+def _coord_channel(ax, channel: int) -> None:
+    coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0, channel].numpy()
+    _draw_grid(ax, coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt="thirds")
+    ax.set_title(f"'coord': channel {'xy'[channel]}", fontsize=_TITLE_PT)
 
 
 def _coord_figure() -> bytes:
     fig = Figure(figsize=(5.2, 2.8), layout="constrained")
-    axes = fig.subplots(1, 2)
-    coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0].numpy()
-    for ax, channel, name in zip(axes, coords, ("x", "y"), strict=True):
-        _draw_grid(ax, channel, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt="thirds")
-        ax.set_title(f"'coord': channel {name} (zero border)", fontsize=9)
+    for ax, channel in zip(fig.subplots(1, 2), (0, 1), strict=True):
+        _coord_channel(ax, channel)
     return _png(fig)
 
 
-def _overview_figure() -> bytes:
-    """The landing page's figure: the same 4x4 image as each mode sees it, two pixels beyond the border."""
-    fig = Figure(figsize=(10.0, 4.3), layout="constrained")
-    axes = fig.subplots(2, 4)
-    for ax, mode in zip(axes.flat, PAD_MODES, strict=False):
-        _draw_grid(ax, _padded(mode).numpy(), frame=(_PAD, _PAD, _SIZE, _SIZE), vmin=0, vmax=15, fmt=".0f")
-        ax.set_title(f"'{mode}'", fontsize=10)
-    partial_ax, coord_ax, spare_ax = axes.flat[len(PAD_MODES) :]
-    ratio = partial_ratio((_SIZE, _SIZE), 3, padding=1).numpy()
-    _draw_grid(partial_ax, ratio, frame=None, vmin=1.0, vmax=float(ratio.max()), fmt=".2f")
-    partial_ax.set_title("'partial': scale of each output", fontsize=10)
-    coords = torch.nn.functional.pad(coord_channels(_SIZE, _SIZE).unsqueeze(0), (1, 1, 1, 1))[0, 0].numpy()
-    _draw_grid(coord_ax, coords, frame=(1, 1, _SIZE, _SIZE), vmin=-1.0, vmax=1.0, fmt="thirds")
-    coord_ax.set_title("'coord': extra x channel", fontsize=10)
-    spare_ax.axis("off")
-    fig.suptitle("What a convolution sees beyond the border of a 4\u00d74 image (framed in red)", fontsize=10)
+def _coord_x_figure() -> bytes:
+    """The x channel alone, as a panel of the landing page's grid."""
+    fig = Figure(figsize=(2.9, 3.0), layout="constrained")
+    _coord_channel(fig.add_subplot(), 0)
     return _png(fig)
 
 
@@ -204,32 +211,30 @@ def _cli_transcript(*args: str) -> str:
 
 def _modes_table() -> str:
     """A list-table of the registered built-in modes and their class for each dimension, for the guide."""
-    rows = [".. list-table::", "   :header-rows: 1", "", "   * - name", "     - 1-D", "     - 2-D", "     - 3-D"]
+    rows = [".. list-table::", "   :header-rows: 1", ""]
+    rows += ["   * - name", "     - 1-D", "     - 2-D", "     - 3-D"]
     for name in sorted(padmods.registry.modes):
         by_dim = padmods.registry.modes[name]
         rows.append(f"   * - ``'{name}'``")
         for dim in (1, 2, 3):
-            rows.append(f"     - :class:`padmods.{by_dim[dim].__name__}`" if dim in by_dim else "     -")
+            rows.append(f"     - :class:`~padmods.{by_dim[dim].__name__}`" if dim in by_dim else "     -")
     return "\n".join(rows) + "\n"
 
 
-def _evidence_figure() -> bytes:
-    """The landing page's evidence: how much each pixel of a 10x10 image counts, 'same' against 'valid'."""
+def _evidence_figure(padding: str) -> bytes:
+    """The landing page's evidence: how many outputs each pixel of a 10x10 image reaches, one layer."""
     from padmods.analysis import conv_stack, impact_map
 
-    fig = Figure(figsize=(6.4, 3.3), layout="constrained")
-    axes = fig.subplots(1, 2)
-    paddings = ("same", "valid")
-    maps = [impact_map(conv_stack("zeros", layers=1, padding=padding), (1, 10, 10)).numpy() for padding in paddings]
-    for ax, values, title in zip(axes, maps, ("'same' (zero padding)", "'valid' (no padding)"), strict=True):
-        ax.imshow(values, cmap="viridis", vmin=0, vmax=9)
-        for (row, col), value in np.ndenumerate(values):
-            colour = "black" if value > 5 else "white"
-            ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=9, color=colour)
-        ax.set_title(title, fontsize=11)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("How many outputs each pixel of a 10\u00d710 image reaches (one 3\u00d73 layer)", fontsize=11)
+    fig = Figure(figsize=(3.3, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    values = impact_map(conv_stack("zeros", layers=1, padding=padding), (1, 10, 10)).numpy()
+    ax.imshow(values, cmap="viridis", vmin=0, vmax=9)
+    for (row, col), value in np.ndenumerate(values):
+        colour = "black" if value > 5 else "white"
+        ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=_NUMBER_PT, color=colour)
+    ax.set_title({"same": "'same' (zero padding)", "valid": "'valid' (no padding)"}[padding], fontsize=_TITLE_PT)
+    ax.set_xticks([])
+    ax.set_yticks([])
     return _png(fig)
 
 
@@ -237,10 +242,13 @@ def _artifacts() -> dict[str, Callable[[], bytes | str]]:
     import padmods_choosing
 
     artifacts: dict[str, Callable[[], bytes | str]] = {
-        "modes_overview.png": _overview_figure,
-        "evidence_impact.png": _evidence_figure,
+        "border_coord_x.png": _coord_x_figure,
+        "evidence_same.png": lambda: _evidence_figure("same"),
+        "evidence_valid.png": lambda: _evidence_figure("valid"),
         "choosing_table.rst.txt": padmods_choosing.choosing_table,
         "perf_summary.rst.txt": padmods_choosing.performance_summary,
+        "perf_numbers.rst.txt": padmods_choosing.performance_numbers,
+        "perf_models.rst.txt": padmods_choosing.performance_models,
     }
     for table in sorted(padmods_choosing.TABLES.glob("perf_*.rst.inc")):
         name = table.name.replace(".rst.inc", ".rst.txt")
@@ -281,16 +289,19 @@ def _artifacts() -> dict[str, Callable[[], bytes | str]]:
     return artifacts
 
 
-def write_all(outdir: Path) -> tuple[list[Path], dict[str, BaseException]]:
+def write_all(outdir: Path) -> tuple[list[Path], dict[str, BaseException], dict[str, list[str]]]:
     """Write every figure and transcript into ``outdir``.
 
-    Returns the files whose content changed, and the artifacts that could not be made with the
-    reason. A failed artifact still gets a file (an empty one), so that the pages including it
-    build and the caller can report the failure once, clearly, instead of a missing-file error.
+    Returns the files whose content changed, the artifacts that could not be made with the
+    reason, and what :func:`padmods_figcheck.inspect_figure` found wrong in a figure (text cut
+    off, text on text). A failed artifact still gets a file (an empty one), so that the pages
+    including it build and the caller can report the failure once, clearly, instead of a
+    missing-file error. Each figure gets its record for the phone check next to it.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     changed: list[Path] = []
     errors: dict[str, BaseException] = {}
+    problems: dict[str, list[str]] = {}
     with torch.no_grad():
         for name, make in _artifacts().items():
             path = outdir / name
@@ -299,18 +310,25 @@ def write_all(outdir: Path) -> tuple[list[Path], dict[str, BaseException]]:
             except Exception as error:
                 errors[name] = error
                 content = b""
-            data = content.encode() if isinstance(content, str) else content
+            data = content.encode() if isinstance(content, str) else bytes(content)
             if not path.exists() or path.read_bytes() != data:
                 path.write_bytes(data)
                 changed.append(path)
-    return changed, errors
+            if isinstance(content, _Png):
+                record(path, content.report)
+                if content.report["problems"]:
+                    problems[name] = content.report["problems"]
+    return changed, errors, problems
 
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[1] / "_generated"
-    changed, errors = write_all(target)
+    changed, errors, problems = write_all(target)
     for path in changed:
         print(path)
     for name, error in errors.items():
         print(f"could not make {name}: {type(error).__name__}: {error}", file=sys.stderr)
-    sys.exit(1 if errors else 0)
+    for name, found in problems.items():
+        for problem in found:
+            print(f"{name}: {problem}", file=sys.stderr)
+    sys.exit(1 if errors or problems else 0)

@@ -1,9 +1,11 @@
 """Sphinx glue for the padmods docs: build-time figures, offline MathJax, and gallery resets.
 
 * ``builder-inited``: :mod:`padmods_figures` draws the user guide's pictures into ``docs/_generated``.
-* ``build-finished``: MathJax 3 is copied from the ``django-static-mathjax`` wheel (a plain copy of
-  the MathJax distribution, no Django needed) into ``_static/mathjax`` of the HTML output, so the
-  site renders math without reaching any CDN. Nothing is downloaded at build time.
+* ``build-finished``: :mod:`padmods_figcheck` gathers what it found in each figure into
+  ``_static/padmods-figures.json`` for ``browser_tests``, and MathJax 3 is copied from the
+  ``django-static-mathjax`` wheel (a plain copy of the MathJax distribution, no Django needed)
+  into ``_static/mathjax`` of the HTML output, so the site renders math without reaching any
+  CDN. Nothing is downloaded at build time.
 * ``autodoc-process-docstring``: the torch-style ``Shape:`` sections are turned into bullet lists
   (``- **Input:** ...``) before napoleon renders them as a generic section; see
   :func:`format_shape_sections`.
@@ -24,6 +26,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import padmods_figcheck
 import padmods_figures
 from docutils import nodes
 from docutils.statemachine import StringList
@@ -287,7 +290,7 @@ def mathjax_source() -> Path:
 
 
 def _write_figures(app: Sphinx) -> None:
-    changed, errors = padmods_figures.write_all(Path(app.srcdir) / GENERATED_DIR)
+    changed, errors, problems = padmods_figures.write_all(Path(app.srcdir) / GENERATED_DIR)
     if changed:
         logger.info("padmods: wrote %d build-time figure(s) and transcript(s)", len(changed))
     for name, error in errors.items():
@@ -298,6 +301,18 @@ def _write_figures(app: Sphinx) -> None:
             type(error).__name__,
             error,
         )
+    for name, found in problems.items():
+        for problem in found:
+            logger.warning("padmods: %s/%s (docs/_ext/padmods_figures.py): %s", GENERATED_DIR, name, problem)
+
+
+def _write_figure_manifest(app: Sphinx, exception: BaseException | None) -> None:
+    """Gather the text records of every figure shown into ``_static/padmods-figures.json`` (browser_tests)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    srcdir = Path(app.srcdir)
+    sources = [srcdir / GENERATED_DIR, srcdir / app.config.sphinx_gallery_conf["gallery_dirs"]]
+    padmods_figcheck.write_manifest(sources, Path(app.outdir))
 
 
 def _check_mathjax(app: Sphinx) -> None:
@@ -339,15 +354,19 @@ class GalleryExamples(SphinxDirective):
         return [container]
 
 
-#: matplotlib settings of every gallery script, applied after matplotlib's defaults are restored.
+#: matplotlib settings of every gallery script, applied after matplotlib's defaults are restored. A
+#: page shows a figure at its own width (100 pixels per inch) or narrower: on a 390-pixel phone,
+#: 343 pixels. So no text is smaller than 11 points, and figures are at most 6.4 inches wide, and
+#: their smallest text stays above 8 pixels on a phone (browser_tests checks it).
 GALLERY_RC = {
     "font.size": 11,
-    "axes.titlesize": 12,
+    "axes.titlesize": 11.5,
     "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10,
-    "figure.titlesize": 13,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    "legend.title_fontsize": 11,
+    "figure.titlesize": 12,
 }
 
 
@@ -371,7 +390,6 @@ def reset_seeds(gallery_conf: dict[str, Any], fname: str | None) -> None:
         import matplotlib.pyplot as plt
 
         plt.close("all")
-        # legible at the size the pages show the figures (about 640 px wide, less on a phone)
         plt.rcParams.update(GALLERY_RC)
     except ImportError:
         pass
@@ -411,6 +429,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _check_mathjax)
     app.connect("builder-inited", _write_figures)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _write_figure_manifest)
     app.connect("html-page-context", _fix_viewcode_backlinks)
     app.add_directive("padmods-examples", GalleryExamples)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -30,13 +30,13 @@ rng = np.random.default_rng(0)
 def show(ax, impact, title, vmax, numbers=False):
     """Draw one impact map on ``ax`` with colour limits ``[0, vmax]``, optionally writing each value."""
     image = ax.imshow(impact.numpy(), cmap="viridis", vmin=0, vmax=vmax)
-    ax.set_title(title, fontsize=11)
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     if numbers:
         for (i, j), value in np.ndenumerate(impact.numpy()):
             colour = "black" if value > 0.6 * vmax else "white"
-            ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=9, color=colour)
+            ax.text(j, i, f"{value:g}", ha="center", va="center", color=colour)
     return image
 
 
@@ -53,7 +53,7 @@ def show(ax, impact, title, vmax, numbers=False):
 same_1 = impact_map(conv_stack("zeros", layers=1, padding="same"), (1, 10, 10))
 valid_1 = impact_map(conv_stack("zeros", layers=1, padding="valid"), (1, 10, 10))
 
-fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.7), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4), layout="constrained")
 vmax = max(same_1.max(), valid_1.max()).item()
 show(axes[0], same_1, "'same' (zero padding)", vmax, numbers=True)
 image = show(axes[1], valid_1, "'valid' (no padding)", vmax, numbers=True)
@@ -80,7 +80,7 @@ size, layers = 28, 5
 same_5 = impact_map(conv_stack("zeros", layers=layers, padding="same"), (1, size, size))
 valid_5 = impact_map(conv_stack("zeros", layers=layers, padding="valid"), (1, size, size))
 
-fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.7), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4), layout="constrained")
 vmax = max(same_5.max(), valid_5.max()).item()
 show(axes[0], same_5, "'same', 5 layers", vmax)
 image = show(axes[1], valid_5, "'valid', 5 layers", vmax)

@@ -68,7 +68,7 @@ x_test, y_test = make_bars(256)
 fig, axes = plt.subplots(1, 6, figsize=(6, 1.4), layout="constrained")
 for ax, image, label in zip(axes, x_test, y_test, strict=False):
     ax.imshow(image[0].numpy(), cmap="gray", vmin=-0.5, vmax=1.5)
-    ax.set_title("vertical" if label else "horizontal", fontsize=10)
+    ax.set_title("vertical" if label else "horizontal")
     ax.set_xticks([])
     ax.set_yticks([])
 plt.show()
@@ -165,7 +165,7 @@ high = max(response.max().item() for response in first.values())
 fig, axes = mode_grid(len(first))
 for ax, (mode, response) in zip(axes.flat, first.items(), strict=False):
     image = ax.imshow(response.numpy(), cmap="magma", vmin=low, vmax=high)
-    ax.set_title(repr(mode), fontsize=11)
+    ax.set_title(repr(mode))
 fig.colorbar(image, ax=axes, shrink=0.8, label="first layer, channel 0")
 plt.show()
 
@@ -201,7 +201,7 @@ top = max(change.max().item() for change in changes.values())
 fig, axes = mode_grid(len(changes))
 for ax, (mode, change) in zip(axes.flat, changes.items(), strict=False):
     image = ax.imshow(change.numpy(), cmap="viridis", vmin=0, vmax=top)
-    ax.set_title(repr(mode), fontsize=11)
+    ax.set_title(repr(mode))
 fig.colorbar(image, ax=axes, shrink=0.8, label="mean |feature change|")
 plt.show()
 
@@ -230,7 +230,7 @@ high = max(impact.max().item() for impact in impacts.values())
 fig, axes = mode_grid(len(impacts))
 for ax, (mode, impact) in zip(axes.flat, impacts.items(), strict=False):
     image = ax.imshow(impact.clamp(min=low).numpy(), cmap="viridis", norm=LogNorm(low, high))
-    ax.set_title(repr(mode), fontsize=11)
+    ax.set_title(repr(mode))
 fig.colorbar(image, ax=axes, shrink=0.8, label="impact on summed features")
 plt.show()
 

@@ -95,9 +95,9 @@ fig, axes = plt.subplots(1, 2, figsize=(5.6, 2.9), layout="constrained")
 for ax, (name, values) in zip(axes, padded.items(), strict=True):
     ax.imshow(values[0, 0].numpy(), cmap="viridis", vmin=0, vmax=15)
     for (i, j), value in np.ndenumerate(values[0, 0].numpy()):
-        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=10, color="white" if value < 9 else "black")
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 9 else "black")
     ax.add_patch(Rectangle((1.5, 1.5), 4, 4, fill=False, edgecolor="red", linewidth=2))
-    ax.set_title(name, fontsize=11)
+    ax.set_title(name)
     ax.set_xticks([])
     ax.set_yticks([])
 plt.show()
@@ -144,7 +144,7 @@ vmax = max(impact.max().item() for impact in impacts.values())
 fig, axes = plt.subplots(1, 4, figsize=(6.4, 1.9), layout="constrained")
 for ax, (mode, impact) in zip(axes, impacts.items(), strict=True):
     mapped = ax.imshow(impact.numpy(), cmap="viridis", vmin=0, vmax=vmax)
-    ax.set_title(repr(mode), fontsize=11)
+    ax.set_title(repr(mode))
     ax.set_xticks([])
     ax.set_yticks([])
 fig.colorbar(mapped, ax=axes, shrink=0.9, label="impact")
@@ -181,10 +181,10 @@ for kernel_size in (3, 5):
 
 scores = leaks["my-symmetric", 5].scores
 limit = scores.max().item()
-fig, ax = plt.subplots(figsize=(3, 2.6), layout="constrained")
+fig, ax = plt.subplots(figsize=(3.6, 3.0), layout="constrained")
 mapped = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
 ax.plot(0, 0, "o", markersize=9, markerfacecolor="none", markeredgecolor="black")
-ax.set_title("'my-symmetric', 5x5: score per position", fontsize=11)
+ax.set_title("'my-symmetric', 5x5 kernel:\nscore per position")
 ax.set_xticks([])
 ax.set_yticks([])
 fig.colorbar(mapped, ax=ax, extend="min")

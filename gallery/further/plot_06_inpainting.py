@@ -83,7 +83,7 @@ def show(ax, image, title, mask=None):
         values = np.ma.masked_where(mask.numpy() == 0, values)
     cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     ax.imshow(values, cmap=cmap, vmin=0, vmax=1)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -116,8 +116,8 @@ for layer in range(4):
     title = f"after {layer} layer{'s' if layer > 1 else ''}" if layer else "masked input"
     show(axes[0, layer], plain[layer][0, 0], title)
     show(axes[1, layer], partial[layer][0, 0], title, mask=masks[layer][0, 0])
-axes[0, 0].set_ylabel("F.conv2d", fontsize=11)
-axes[1, 0].set_ylabel("partial_conv", fontsize=11)
+axes[0, 0].set_ylabel("F.conv2d")
+axes[1, 0].set_ylabel("partial_conv")
 plt.show()
 
 for layer, layer_mask in enumerate(masks):
@@ -153,10 +153,9 @@ ax.plot(
     marker=".",
     label="partial_conv, 3 layers",
 )
-ax.set_xlabel(f"column (row {row})", fontsize=10)
-ax.set_ylabel("value", fontsize=10)
-ax.tick_params(labelsize=8)
-ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+ax.set_xlabel(f"column (row {row})")
+ax.set_ylabel("value")
+ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
 plt.show()
 
 inner = (masks[3][0, 0] == 1) & (mask[0, 0] == 0)  # the hole pixels partial_conv has filled
@@ -278,10 +277,9 @@ for colour, (name, runs) in zip(("tab:blue", "tab:red"), histories.items(), stri
         label = name if seed == seeds[0] else None
         ax.plot(np.convolve(history, np.ones(15) / 15, mode="valid"), color=colour, linewidth=1, label=label)
 ax.set_yscale("log")
-ax.set_xlabel("step", fontsize=10)
-ax.set_ylabel("hole MSE (training)", fontsize=10)
-ax.tick_params(labelsize=8)
-ax.legend(fontsize=10)
+ax.set_xlabel("step")
+ax.set_ylabel("hole MSE (training)")
+ax.legend()
 plt.show()
 
 # %%

@@ -116,11 +116,11 @@ def show_tiles(images):
     for (left, right), (name, output) in zip(axes, images.items(), strict=True):
         tiled = to_rgb(torch.cat([output] * tiles, dim=-1))
         left.imshow(tiled)
-        left.set_title(f"{name}, three tiles", fontsize=11)
-        left.set_xticks(seams, ["seam"] * len(seams), fontsize=10)
+        left.set_title(f"{name}, three tiles")
+        left.set_xticks(seams, ["seam"] * len(seams))
         right.imshow(tiled[:, width - height // 2 : width + height // 2])
-        right.set_title("at the seam", fontsize=11)
-        right.set_xticks([height // 2 - 0.5], ["seam"], fontsize=10)
+        right.set_title("at the seam")
+        right.set_xticks([height // 2 - 0.5], ["seam"])
         for ax in (left, right):
             ax.set_yticks([])
     plt.show()
@@ -162,16 +162,15 @@ for name, output in outputs.items():
     low, high = per_image.min().item(), per_image.max().item()
     print(f"{name:<22} {seam_step:>10.3f} {inside:>8.3f} {seam_step / inside:>6.2f} {low:>5.2f} - {high:.2f}")
 
-fig, ax = plt.subplots(figsize=(6.4, 2.2), layout="constrained")
+fig, ax = plt.subplots(figsize=(6.4, 2.8), layout="constrained")
 for name, output in outputs.items():
     ax.plot(np.arange(1, tiles * width) - 0.5, column_steps(torch.cat([output] * tiles, dim=-1)).numpy(), label=name)
 for seam in seams:
     ax.axvline(seam, color="grey", linestyle="--", linewidth=0.8)
 ax.set_xlim(0, tiles * width - 1)
-ax.set_xlabel("column of the tiled image", fontsize=10)
-ax.set_ylabel("step to the next column", fontsize=10)
-ax.tick_params(labelsize=8)
-ax.legend(fontsize=10)
+ax.set_xlabel("column of the tiled image")
+ax.set_ylabel("step to the next column")
+ax.legend()
 plt.show()
 
 # %%
@@ -215,14 +214,16 @@ with torch.no_grad():
 # the batch and the channels, for the zero-padded and the converted generator, on one colour scale.
 
 limit = max(errors[name, axis].max().item() for name in outputs for axis in shifts)
-fig, axes = plt.subplots(2, 2, figsize=(6.4, 2.6), layout="constrained")
+fig, axes = plt.subplots(2, 2, figsize=(6.4, 3.0), layout="constrained")
 for row, name in zip(axes, outputs, strict=True):
     for ax, axis in zip(row, shifts, strict=True):
         mapped = ax.imshow(errors[name, axis].numpy(), cmap="magma", vmin=0, vmax=limit)
-        ax.set_title(f"{name}, roll along the {axis}", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-fig.colorbar(mapped, ax=axes, shrink=0.9).set_label("|model(roll x) - roll model(x)|", fontsize=10)
+    row[0].set_ylabel(name if len(name) < 12 else name.replace(", ", ",\n"))  # the model: one per row
+for ax, axis in zip(axes[0], shifts, strict=True):
+    ax.set_title(f"roll along the {axis}")  # the shift: one per column
+fig.colorbar(mapped, ax=axes, shrink=0.9).set_label("|model(roll x) - roll model(x)|")
 plt.show()
 
 # %%

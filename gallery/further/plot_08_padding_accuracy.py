@@ -64,14 +64,14 @@ generator = torch.Generator().manual_seed(0)
 train_images, train_labels, _ = make_images(2000, generator)
 test_images, test_labels, test_distances = make_images(2800, generator)
 
-fig, axes = plt.subplots(1, 4, figsize=(7.5, 2.3), layout="constrained")
+fig, axes = plt.subplots(1, 4, figsize=(6.4, 2.3), layout="constrained")
 for ax, index in zip(axes, [0, 1, 2, 3], strict=True):
     ax.imshow(test_images[index, 0], cmap="gray", vmin=-2.5, vmax=2.5)
     side = "left" if test_labels[index] == 0 else "right"
-    ax.set_title(f"{side}, d = {int(test_distances[index])}", fontsize=11)
+    ax.set_title(f"{side}, d = {int(test_distances[index])}")
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("Four test images: is the pattern on the left or on the right?", fontsize=12)
+fig.suptitle("Four test images: is the pattern on the left or on the right?")
 
 # %%
 # The model: convolutions, then a global pooling
@@ -130,18 +130,17 @@ for mode, values in accuracy.items():
 #
 # Chance is 0.5. Look for where each line falls to it.
 
-fig, ax = plt.subplots(figsize=(8, 4.4), layout="constrained")
+fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
 markers = "osD^vP*Xh<>"
 for (mode, values), marker in zip(accuracy.items(), markers * 2, strict=False):
     ax.plot(DISTANCES, values, marker=marker, label=f"'{mode}'", linewidth=1.8, markersize=6)
 ax.axhline(0.5, color="grey", linestyle=":", linewidth=1.5, label="chance")
-ax.set_xlabel("distance of the pattern from the nearest border (pixels)", fontsize=12)
-ax.set_ylabel("test accuracy", fontsize=12)
+ax.set_xlabel("distance of the pattern from the nearest border (pixels)")
+ax.set_ylabel("test accuracy")
 ax.set_ylim(0.3, 1.03)
 ax.set_xticks(DISTANCES)
-ax.tick_params(labelsize=11)
-ax.legend(fontsize=10, loc="center left", bbox_to_anchor=(1.0, 0.5))
-ax.set_title("Telling left from right: accuracy by distance from the border", fontsize=12)
+ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+ax.set_title("Telling left from right: accuracy by distance from the border")
 
 # %%
 # The padding decides. ``'circular'`` stays at chance at every distance: a wrapped image has no

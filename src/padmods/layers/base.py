@@ -504,7 +504,7 @@ class PaddedConv1d(PaddedConvNd, nn.Conv1d):
 
 
 class PaddedConv2d(PaddedConvNd, nn.Conv2d):
-    """Base class of the 2-D padmods layers: an :class:`torch.nn.Conv2d` whose class decides the border.
+    """Base class of the 2-D padmods layers: a :class:`torch.nn.Conv2d` whose class decides the border.
 
     A subclass takes exactly the constructor arguments of :class:`torch.nn.Conv2d` except
     ``padding_mode``, keeps its parameters (``weight``, ``bias``) and output shape, and changes only

@@ -29,7 +29,6 @@ layer; ResNet and MobileNet reach 7 x 7) is listed as not applicable.
 
 from __future__ import annotations
 
-import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -292,24 +291,56 @@ def run_models(
     return rows
 
 
+#: How the docs name each model shape, with its input.
+MODEL_LABELS = {
+    "resnet": "ResNet-18-shaped (4x3x112x112)",
+    "mobilenet": "MobileNetV2-shaped (4x3x112x112)",
+    "unet": "U-Net-shaped (2x3x128x128)",
+}
+
+
+def _cell(ratios: Sequence[float]) -> str:
+    """One ratio, or the range of several runs' ratios with an en dash."""
+    low, high = min(ratios), max(ratios)
+    return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}\u2013{high:.2f}"
+
+
+def _column(mode: str) -> str:
+    """A mode's column header: ``reflect`` for padmods' layers, ``torch reflect`` for torch's own."""
+    return f"torch {mode.split(':', 1)[1]}" if mode.startswith("torch:") else f"``{mode}``"
+
+
 def rst_table(rows: Sequence[dict[str, Any]], modes: Sequence[str]) -> str:
-    """The rows as one reST list-table: a row per (model, work), a column per mode, cells are ratios."""
-    cells: dict[tuple[str, str], dict[str, str]] = {}
-    for row in rows:
-        key = (row["model"], row["work"])
-        cells.setdefault(key, {})[row["mode"]] = "n/a" if "skipped" in row else f"{row['ratio']:.2f}"
-    lines = [".. list-table::", "   :header-rows: 1", "", "   * - model, work"]
-    lines += [f"     - ``{mode}``" for mode in modes]
-    for (model, work), by_mode in cells.items():
-        lines.append(f"   * - {model}, {work}")
-        lines += [f"     - {by_mode.get(mode, '')}" for mode in modes]
-    return "\n".join(lines)
+    """The rows of one or more runs as reST list-tables, one per work, for ``docs/_tables/perf_models_cpu.rst.inc``.
 
-
-def summary(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """The largest ratio of each mode over every cell it ran on."""
-    worst: dict[str, list[float]] = {}
+    A row per model, a column per mode (``torch <mode>`` for torch's own ``padding_mode``); a cell
+    is the ratio over the plain model, the range over runs where there are several, ``n/a`` where
+    the mode cannot run on the model.
+    """
+    ratios: dict[tuple[str, str, str], list[float]] = {}
+    skipped: set[tuple[str, str, str]] = set()
     for row in rows:
-        if "ratio" in row:
-            worst.setdefault(row["mode"], []).append(row["ratio"])
-    return {mode: max(values) for mode, values in worst.items() if values and statistics.fmean(values) > 0}
+        key = (row["work"], row["model"], row["mode"])
+        if "skipped" in row:
+            skipped.add(key)
+        else:
+            ratios.setdefault(key, []).append(row["ratio"])
+    tables = []
+    for work in dict.fromkeys(row["work"] for row in rows):
+        lines = [
+            f".. list-table:: Whole models, CPU, float32 ({work}): time over the same model with ``nn.Conv2d``",
+            "   :header-rows: 1",
+            "",
+            "   * - model",
+        ]
+        lines += [
+            f"     - torch {mode.split(':', 1)[1]}" if mode.startswith("torch:") else f"     - ``{mode}``"
+            for mode in modes
+        ]
+        for model in dict.fromkeys(row["model"] for row in rows):
+            lines.append(f"   * - {MODEL_LABELS.get(model, model)}")
+            for mode in modes:
+                key = (work, model, mode)
+                lines.append(f"     - {_cell(ratios[key]) if key in ratios else 'n/a' if key in skipped else ''}")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)

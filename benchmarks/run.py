@@ -24,6 +24,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -118,6 +119,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--works", default="train,infer", help="--experiment models: train and/or infer")
     parser.add_argument(
+        "--from-json", nargs="+", metavar="JSON", help="--experiment models: no timing, --rst from these runs' JSON"
+    )
+    parser.add_argument(
         "--channels-last", action="store_true", help="--experiment models: channels_last models and input"
     )
     parser.add_argument("--json", default=str(HERE / "results" / "results.json"), help="where to write JSON results")
@@ -208,6 +212,13 @@ def _run_models(args: argparse.Namespace, device: torch.device) -> int:
     unknown = [mode for mode in modes if mode not in MODES]
     if unknown:
         raise SystemExit(f"--modes takes {list(MODES)}, got {unknown}")
+    if args.from_json:  # tables from earlier runs, one range per cell
+        rows = [row for path in args.from_json for row in json.loads(Path(path).read_text())["models"]]
+        table = rst_table(rows, modes)
+        print(table)
+        if args.rst:
+            Path(args.rst).write_text(table + "\n")
+        return 0
     env = environment(args, device)
     print(f"padmods {env['padmods']}, torch {env['torch']}, {env['processor']}, {env['threads']} threads, cpu")
     rows = run_models(

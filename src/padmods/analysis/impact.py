@@ -226,7 +226,7 @@ def conv_stack(
         :math:`H' = H - L (k - 1)` for ``'valid'`` (:math:`L` layers of kernel :math:`k`).
 
     Returns:
-        An :class:`torch.nn.Sequential` of the layers, in train mode like any new module.
+        A :class:`torch.nn.Sequential` of the layers, in train mode like any new module.
 
     Raises:
         ValueError: An unknown mode (the message lists the available ones) or a non-positive count.

@@ -65,12 +65,12 @@ def test_shell_block_is_valid_bash(index, tmp_path):
 
 
 def test_quick_start_comes_first_and_uses_a_virtual_environment():
-    """The first block makes a virtual environment, then builds the docs and runs the tests with tox."""
+    """The first two commands build the docs and run the tests, each in a virtual environment, on its own."""
     first = blocks("bash")[0]
     commands = [line.split("#")[0].strip() for line in first.splitlines() if line.split("#")[0].strip()]
-    assert commands[0].startswith("python3 -m venv .venv && . .venv/bin/activate")
-    assert commands[1] == "python3 -m pip install tox && python3 -m tox -e docs"
-    assert commands[2] == "python3 -m pip install tox && python3 -m tox -e py311"
+    venv = "python3 -m venv .venv && . .venv/bin/activate && python3 -m pip install tox && "
+    assert commands[0] == venv + "python3 -m tox -e docs"
+    assert commands[1] == venv + "python3 -m tox -e py311"
     assert "python3.11" in first, "say next to the test command that it needs a python3.11 interpreter"
     assert 'pip install -e ".[plot]"' in README.read_text(encoding="utf-8"), "say how to install from the checkout"
 

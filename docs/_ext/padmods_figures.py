@@ -51,7 +51,7 @@ def _thirds(value: float) -> str:
 
 #: Font sizes of the pictures, in points. Each picture is shown a few hundred pixels wide, and on a
 #: phone two to a row of 343 pixels: at these sizes its numbers stay above 8 pixels there.
-_NUMBER_PT = 11
+_NUMBER_PT = 11.5
 _TITLE_PT = 12
 
 

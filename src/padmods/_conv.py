@@ -157,21 +157,25 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
 def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     """:func:`explicit_pad` for a plain eager call with int padding: every border in one pass.
 
-    Zeros, and any single torch mode without autograd or on a tiny input, take ``F.pad``. The rest
-    go through :func:`padmods._border_pad.border_pad`: torch's own forward for one torch mode,
-    one buffer for symmetric, spherical and per-axis borders, and a backward that folds the border
-    back in one pass. Tiny inputs with a border ``F.pad`` lacks, and symmetric padding that
-    mirrors more than once, are concatenated axis by axis.
+    One torch mode takes ``F.pad``, with :func:`padmods._border_pad.border_pad`'s one-pass backward
+    where autograd records a large input (:data:`_BORDER_PAD_MIN_ELEMENTS` for circular,
+    :data:`_FOLD_MIN_ELEMENTS` for reflect and replicate). Symmetric, spherical and per-axis
+    borders of a large input are built in one buffer by ``border_pad``; on smaller inputs, torch
+    modes per axis take one ``F.pad`` per axis, and the rest one concatenation per axis.
     """
     modes = repeat_edges(axis_modes(mode, len(pairs)), pairs)
     single = modes[0] if len(set(modes)) == 1 else None
-    tiny = input.numel() < _BORDER_PAD_MIN_ELEMENTS
-    torch_backward = tiny or (single != "circular" and input.numel() < _FOLD_MIN_ELEMENTS)
-    if single == "zeros" or (single in BORDER_COPY_MODES and (torch_backward or not input.requires_grad)):
-        return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if single == "zeros" else single)
-    if (single in BORDER_COPY_MODES or not tiny) and fits_one_pass(input, pairs, modes):
+    if single == "zeros":
+        return F.pad(input, _geometry.to_pad_arg(pairs))
+    elements, tracked = input.numel(), input.requires_grad and torch.is_grad_enabled()
+    if single in BORDER_COPY_MODES:  # torch's forward; padmods' backward where torch's is slower
+        least = _BORDER_PAD_MIN_ELEMENTS if single == "circular" else _FOLD_MIN_ELEMENTS
+        if tracked and elements >= least:
+            return border_pad(input, pairs, modes)
+        return F.pad(input, _geometry.to_pad_arg(pairs), mode=single)
+    if elements >= _FOLD_MIN_ELEMENTS and fits_one_pass(input, pairs, modes):
         return border_pad(input, pairs, modes)
-    if all(m in TORCH_PAD_MODES for m in modes):  # a tiny per-axis border: one F.pad per axis, first axis first
+    if all(m in TORCH_PAD_MODES for m in modes):  # one F.pad per axis, first axis first
         for axis, ((before, after), axis_mode) in enumerate(zip(pairs, modes, strict=True)):
             flat = [0] * (2 * len(pairs))
             flat[2 * (len(pairs) - 1 - axis) : 2 * (len(pairs) - axis)] = [before, after]
@@ -182,15 +186,16 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     return concat_pad(input, pairs, modes)
 
 
-#: Smallest input (elements) that takes :func:`border_pad`: for reflect, replicate and circular
-#: torch's backward takes 1.3-6x longer (circular 9.9 against 1.6 ms, reflect 5.0 against 2.0 ms
-#: forward + backward at 4x64x56x56), and symmetric and per-axis borders get one buffer instead of
-#: one per axis; below about 4k elements the Python of the one-pass form costs more.
+#: Smallest input (elements) whose circular padding takes :func:`border_pad`'s backward: torch's
+#: takes 2.5-6x longer (9.9 against 1.6 ms forward + backward at 4x64x56x56); below about 4k
+#: elements the Python of the fold costs more.
 _BORDER_PAD_MIN_ELEMENTS = 1 << 12
 
 #: Smallest input (elements) whose reflect or replicate padding takes the one-pass fold as its
-#: backward: 0.5x torch's forward + backward at 8x64x56x56 (1.6M elements), but 1.5x at 4x256x7x7
-#: (50k), where torch's kernel is quick and the fold's Python is not (the ``reflect-fold`` rows).
+#: backward, and whose symmetric, spherical or per-axis border is built in one buffer: 0.5x the
+#: time of torch's backward (or of a concatenation per axis) at 8x64x56x56 (1.6M elements), but
+#: 1.5x at 4x256x7x7 (50k) and even at 4x256x14x14, where torch's kernels are quick and the
+#: Python of the one-pass form is not (the ``reflect-fold`` and ``one-pass-pad`` rows).
 _FOLD_MIN_ELEMENTS = 1 << 18
 
 

@@ -161,7 +161,8 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     where autograd records a large input (:data:`_BORDER_PAD_MIN_ELEMENTS` for circular,
     :data:`_FOLD_MIN_ELEMENTS` for reflect and replicate). Symmetric, spherical and per-axis
     borders of a large input are built in one buffer by ``border_pad``; on smaller inputs, torch
-    modes per axis take one ``F.pad`` per axis, and the rest one concatenation per axis.
+    modes per axis take one ``F.pad`` per axis without autograd, and otherwise one concatenation
+    per axis (whose backward, narrowing the gradient, beats torch's circular one on small maps).
     """
     modes = repeat_edges(axis_modes(mode, len(pairs)), pairs)
     single = modes[0] if len(set(modes)) == 1 else None
@@ -175,7 +176,7 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
         return F.pad(input, _geometry.to_pad_arg(pairs), mode=single)
     if elements >= _FOLD_MIN_ELEMENTS and fits_one_pass(input, pairs, modes):
         return border_pad(input, pairs, modes)
-    if all(m in TORCH_PAD_MODES for m in modes):  # one F.pad per axis, first axis first
+    if not tracked and all(m in TORCH_PAD_MODES for m in modes):  # one F.pad per axis, first axis first
         for axis, ((before, after), axis_mode) in enumerate(zip(pairs, modes, strict=True)):
             flat = [0] * (2 * len(pairs))
             flat[2 * (len(pairs) - 1 - axis) : 2 * (len(pairs) - axis)] = [before, after]

@@ -359,11 +359,6 @@ def test_tables_of_measurements_name_their_version(site: Path) -> None:
 BUILTIN_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric", "spherical", "partial", "coord")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'symmetric' and 'spherical' are in no benchmark yet (issue 22): the regenerated tables must "
-    "include them, and then this marker goes",
-)
 def test_no_builtin_mode_is_not_measured(site: Path) -> None:
     """The choosing table has no "not measured" cell in the row of a built-in mode."""
     table = _article(_tree(site / "guide" / "choosing.html")).find_all("table", cls="padmods-choosing")

@@ -104,11 +104,6 @@ def test_per_layer_costs_are_padmods_own_layers():
     assert costs["reflect"][0] == float(over_zeros["reflect"][0].split()[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'symmetric' and 'spherical' are in no benchmark yet (issue 22): the regenerated tables must "
-    "include them, and then this marker goes",
-)
 def test_every_builtin_mode_has_a_cost():
     """The choosing table shows a cost for every built-in mode, none "not measured"."""
     costs, _, _ = padmods_choosing.costs_for_choosing()

@@ -366,6 +366,12 @@ class PaddedConvNd(_ConvNd):
         if _geometry.is_static((sizes, pairs)) or torch.compiler.is_compiling():
             # compile and export: the built-in borders turn their checks into run-time asserts of the graph
             self.check_padding(pairs, sizes, self)
+        elif torch.jit.is_tracing():
+            # jit.trace: the example is checked as eager checks it; the trace's gathers refuse any other size
+            # that the padding does not fit (padmods._axis_pad.refuse_beyond_reach)
+            with constant_checks():
+                example = tuple(int(size) for size in sizes)
+                self.check_padding(tuple((int(b), int(a)) for b, a in pairs), example, self)
         return pairs
 
     def _padded_forward(

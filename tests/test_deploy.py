@@ -12,6 +12,9 @@ The ``deploy`` marker names the path for the docs table of what is verified (``t
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -261,6 +264,87 @@ def test_fx_feature_extraction(mode):
     graph_module.recompile()
     x = torch.randn(2, 2, 11, 12)
     assert_close(graph_module(x), model[:2](x))
+
+
+@pytest.mark.deploy("torch.fx.symbolic_trace")
+@pytest.mark.parametrize(("mode", "dims"), MODE_DIMS)
+def test_fx_graph_modules_pickle_and_save(mode, dims, tmp_path, monkeypatch):
+    """A GraphModule of a converted model, and of a layer traced on its own, survive pickle and torch.save.
+
+    As one of torch's own convolutions does: the node's target is a function importable by name.
+    (A partial layer on its own is traced with ``concrete_args``; loading such a GraphModule leaves
+    an entry in torch.fx's table of wrapped functions that breaks every later trace, with torch's
+    modules as with padmods', so the table is restored after the test.)
+    """
+    symbolic_trace = torch.fx._symbolic_trace
+    wrapped = dict(symbolic_trace._wrapped_fns_to_patch)
+    layer = padmods.create(mode, 2, 3, 3, dim=dims, padding="same", stride=2)
+    concrete = {"mask": None} if mode == "partial" else None  # layer(input, mask) is not recorded
+    example, others = SIZES[dims]
+    path = tmp_path / "graph_module.pt"
+    for original, graph_module in (
+        (small_model(mode, dims), torch.fx.symbolic_trace(small_model(mode, dims))),
+        (layer, torch.fx.symbolic_trace(layer, concrete_args=concrete)),
+    ):
+        torch.save(graph_module, path)
+        pickled = pickle.dumps(graph_module)
+        for load in (pickle.loads, lambda _: torch.load(path, weights_only=False)):
+            monkeypatch.setattr(symbolic_trace, "_wrapped_fns_to_patch", dict(wrapped))
+            check_at_sizes(load(pickled), original, [example, *others])
+
+
+def test_fx_graph_module_of_a_layer_holds_it_once():
+    """Traced on its own, the layer is the GraphModule's submodule ``_fx_layer``, sharing its parameters."""
+    layer = padmods.ReflectPadConv2d(2, 3, 3, padding=1)
+    graph_module = torch.fx.symbolic_trace(layer)
+    assert graph_module._fx_layer is layer
+    assert graph_module.weight is layer.weight
+    conv = nn.Conv2d(2, 3, 3, padding=1)  # what torch's own convolution gives, for comparison
+    assert isinstance(pickle.loads(pickle.dumps(torch.fx.symbolic_trace(conv))), torch.fx.GraphModule)
+
+
+# ---- CoordConv over any border: no TracerWarning ---------------------------------------------------
+
+
+def coord_pads():
+    for pad in [*(mode for mode in padmods.available() if mode != "coord"), ("zeros", "circular")]:
+        for with_r in (False, True):
+            yield pytest.param(pad, with_r, id=f"{pad}-{'with_r' if with_r else 'xy'}")
+
+
+@jit_deprecation
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize(("pad", "with_r"), list(coord_pads()))
+def test_jit_trace_of_coord_over_any_border_emits_no_tracer_warning(pad, with_r, setting):
+    """Every pad CoordConv takes, spherical among them (a border it convolves as a coordinate image).
+
+    Warnings are errors in this suite, so a TracerWarning fails the trace.
+    """
+    torch.manual_seed(0)
+    layer = padmods.CoordConv2d(2, 3, 3, pad=pad, with_r=with_r, **SETTINGS[setting])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", torch.jit.TracerWarning)
+        traced = torch.jit.trace(layer, (torch.randn(*SIZES[2][0], requires_grad=True),))
+    check_at_sizes(traced, layer, [SIZES[2][0], *SIZES[2][1]], grad=True)
+
+
+@jit_deprecation
+def test_jit_trace_of_coord_over_a_plugin_border(clean_registry):
+    """A border of a class that implements pad() itself: its coordinate image is traced without warnings."""
+
+    @padmods.register("wrapped")
+    class Wrapped(padmods.PaddedConv2d):
+        @classmethod
+        def pad(cls, input, pairs):
+            (top, bottom), (left, right) = pairs
+            return torch.nn.functional.pad(input, (left, right, top, bottom), mode="circular")
+
+    torch.manual_seed(0)
+    layer = padmods.CoordConv2d(2, 3, 3, pad="wrapped", padding="same", stride=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", torch.jit.TracerWarning)
+        traced = torch.jit.trace(layer, (torch.randn(*SIZES[2][0]),))
+    check_at_sizes(traced, layer, [SIZES[2][0], *SIZES[2][1]])
 
 
 @jit_deprecation

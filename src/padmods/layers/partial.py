@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Optional, overload
 
 from torch import Tensor
@@ -64,6 +65,11 @@ class PartialConvNd(PaddedConvNd):
             input, mask, self.weight, self.bias, self.stride, pairs, self.dilation, self.groups
         )
         return (out, updated) if batched else (out.squeeze(0), updated.squeeze(0))
+
+
+# FX writes forward's annotations into the code of a GraphModule traced from the layer; left as the
+# strings of postponed annotations, they would keep the GraphModule from pickling
+PartialConvNd.forward.__annotations__ = typing.get_type_hints(PartialConvNd.forward)
 
 
 @register("partial")

@@ -510,14 +510,13 @@ def _fx_reference(tracer: Any, layer: PaddedConvNd) -> Optional[torch.fx.Proxy]:
     A layer traced on its own is the root, which has no attribute path of its own: the node gets
     its :attr:`PaddedConvNd._fx_layer`, so the GraphModule holds the layer as the submodule ``_fx_layer``.
     """
-    root = getattr(tracer, "root", None)
-    if root is layer:
+    if getattr(tracer, "root", None) is layer:
         return tracer.create_proxy("get_attr", "_fx_layer", (), {})
-    if isinstance(root, nn.Module):
-        for name, module in root.named_modules():
-            if module is layer:
-                return tracer.create_proxy("get_attr", name, (), {})
-    return None
+    try:
+        path = tracer.path_of_module(layer)
+    except (AttributeError, NameError):  # a tracer without a root, or a layer outside it
+        return None
+    return tracer.create_proxy("get_attr", path, (), {})
 
 
 def format_doc(cls: type[PaddedConvNd]) -> type[PaddedConvNd]:

@@ -248,7 +248,7 @@ def border_pad(input: Tensor, pairs: Pairs, mode: str | Sequence[str]) -> Tensor
         - Input: :math:`(*, n_1, \ldots, n_k)`
         - Output: :math:`(*, n_1 + b_1 + a_1, \ldots, n_k + b_k + a_k)`
     """
-    pairs = tuple(tuple(pair) for pair in pairs)  # type: ignore[assignment]
+    pairs = tuple(tuple(pair) for pair in pairs)  # type: ignore[misc]
     modes = repeat_edges(tuple(mode) if not isinstance(mode, str) else axis_modes(mode, len(pairs)), pairs)
     if torch.is_grad_enabled() and input.requires_grad:
         out: Tensor = _BorderPad.apply(input, pairs, modes)

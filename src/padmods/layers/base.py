@@ -282,8 +282,7 @@ class PaddedConvNd(_ConvNd):
             self._check_operands(input, weight, bias)
             if input.dim() == self._spatial_dims + 1:
                 return self._eager_forward(input.unsqueeze(0), weight, bias).squeeze(0)
-            pairs = self._pairs_for(input)
-            return self._padded_forward(input, weight, bias, pairs, eager=True)
+            return self._padded_forward(input, weight, bias, self._pairs_for(input), eager=True)
         sizes = tuple(input.shape[2:])
         pairs = plan.pairs
         if pairs is None:  # 'same' with a stride: the padding depends on the size

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
+import torch.nn.functional as F
 from torch.func import functional_call, grad, jacfwd, jvp, stack_module_state, vmap
 
 import padmods
@@ -245,3 +246,37 @@ def test_partial_conv_with_holes_under_vmap_and_jvp(dims):
     t = torch.randn_like(x)
     (_, _), (tangent, _) = jvp(lambda x: layer(x, masks[0]), (x,), (t,))
     assert_close(tangent, central_difference(lambda x: layer(x, masks[0])[0], x, t))
+
+
+@pytest.mark.deploy("CPU autocast (bfloat16)")
+@pytest.mark.parametrize("per_channel", [False, True], ids=["one-channel", "per-channel"])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_cpu_autocast_bfloat16_with_a_mask(dims, per_channel):
+    """``layer(x, mask)`` computes in bfloat16 under autocast and returns bfloat16, as ``layer(x)`` does.
+
+    The reference is the documented arithmetic built from torch's own convolution: the bfloat16
+    convolution of the masked input, rescaled and biased in float32 by exact counts, then rounded.
+    64 input channels make windows of up to 576 taps, more than bfloat16 counts exactly.
+    """
+    torch.manual_seed(0)
+    layer = padmods.create("partial", 64, 8, 3, dim=dims, padding=1)
+    spatial = ((40,), (9, 10), (5, 6, 5))[dims - 1]
+    x = torch.randn(2, 64, *spatial)
+    mask = (torch.rand(2, 64 if per_channel else 1, *spatial) > 0.3).float()
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+        out, new_mask = layer(x, mask)
+        plain = layer(x)
+        conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+        raw = conv(x * mask, layer.weight, None, 1, 1)  # bfloat16: the autocast convolution
+    assert out.dtype == plain.dtype == torch.bfloat16
+    assert new_mask.dtype == mask.dtype
+    with torch.no_grad():
+        taps = torch.ones(1, mask.shape[1], *(3,) * dims, dtype=torch.float64)
+        count = conv(mask.double(), taps, None, 1, 1)  # exact in float64
+        window = taps.numel()
+        ratio = torch.where(count > 0, window / count.clamp(min=1), 0.0).float()
+        bias = layer.bias.view(1, -1, *(1,) * dims) * (count > 0).float()
+        want = (raw.float() * ratio + bias).to(torch.bfloat16)
+        want_mask = (count > 0).float().expand_as(new_mask)
+    assert torch.equal(new_mask, want_mask)
+    assert torch.equal(out, want)

@@ -475,3 +475,60 @@ def test_functional_twin_with_a_mask_equals_the_layer(per_channel, batched):
         torch.testing.assert_close(g, w, rtol=0, atol=0)
     with pytest.raises(ValueError, match="partial_conv expects a mask of shape"):
         padmods.functional.partial_conv(x, layer.weight, mask=mask[..., :-1])
+
+
+# ---- jit.trace: the mask's layout is not a constant of the trace ---------------------------------
+
+jit_deprecation = pytest.mark.filterwarnings("ignore:`torch.jit.trace.*` is deprecated:DeprecationWarning")
+
+
+@jit_deprecation
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize(("traced_with", "run_with"), [("one", "per-channel"), ("per-channel", "one")])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_jit_trace_takes_either_mask_layout(dims, traced_with, run_with, groups, batched):
+    """Traced with a one-channel mask and run with a per-channel one (or the other way), the trace equals the loops.
+
+    The output and the updated mask, its shape included (one channel, or one per output channel),
+    follow the mask the program gets, as the eager layer's do.
+    """
+    sizes, kernel, stride, dilation = ((9,), (7, 8), (5, 6, 5))[dims - 1], (3,) * dims, (2,) * dims, (1,) * dims
+    layer = build(dims, 4, 6, kernel, stride, dilation, "same", groups, bias=True)
+    rng = np.random.default_rng(dims)
+    channels = {"one": 1, "per-channel": 4}
+
+    def operands(layout, batch, spatial):
+        x = rng.standard_normal((batch, 4, *spatial))
+        return x, random_mask(rng, (batch, channels[layout], *spatial), kernel, stride, dilation)
+
+    example = [torch.from_numpy(a) for a in operands(traced_with, 2, sizes)]
+    if not batched:
+        example = [a[0] for a in example]
+    traced = torch.jit.trace(layer, tuple(example))
+    for batch, spatial in ((2 if batched else 1, sizes), (3 if batched else 1, tuple(n + 3 for n in sizes))):
+        x, mask = operands(run_with, batch, spatial)
+        pairs = pairs_for("same", spatial, kernel, stride, dilation)
+        want, want_mask = reference(x, mask, *parameters(layer), stride, pairs, dilation, groups)
+        x_t, mask_t = torch.from_numpy(x), torch.from_numpy(mask)
+        if batched:
+            out, new_mask = traced(x_t, mask_t)
+        else:
+            out, new_mask = traced(x_t[0], mask_t[0])
+            out, new_mask = out.unsqueeze(0), new_mask.unsqueeze(0)
+        torch.testing.assert_close(out.detach(), torch.from_numpy(want), rtol=1e-10, atol=1e-10)
+        assert new_mask.shape == want_mask.shape
+        assert torch.equal(new_mask, torch.from_numpy(want_mask))
+
+
+@jit_deprecation
+@pytest.mark.parametrize("traced_with", [1, 4])
+def test_jit_trace_refuses_a_mask_of_another_channel_count(traced_with):
+    """A mask of 3 channels for 4 input channels is neither layout: the eager layer and the trace refuse it."""
+    layer = padmods.PartialConv2d(4, 6, 3, padding=1, groups=2)
+    traced = torch.jit.trace(layer, (torch.randn(2, 4, 8, 8), torch.ones(2, traced_with, 8, 8)))
+    x, mask = torch.randn(2, 4, 8, 8), torch.ones(2, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"expects a mask of shape \(N, 1, H, W\) or \(N, C, H, W\)"):
+        layer(x, mask)
+    with pytest.raises(RuntimeError, match="expanded size"):
+        traced(x, mask)

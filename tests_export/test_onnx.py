@@ -97,3 +97,97 @@ def test_onnx_coord_variants(pad, with_r, exporter, tmp_path):
         (got,) = session.run(None, {"input": x.numpy()})
         with torch.no_grad():
             np.testing.assert_allclose(got, layer(x).numpy(), rtol=1e-4, atol=1e-4)
+
+
+# ---- inputs the eager layer refuses ------------------------------------------------------------------
+
+#: Onnxruntime's errors: a Gather whose index is out of range, a Pad that reflects past the axis.
+ORT_ERRORS = (
+    onnxruntime.capi.onnxruntime_pybind11_state.Fail,
+    onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument,
+    onnxruntime.capi.onnxruntime_pybind11_state.RuntimeException,
+)
+
+#: (mode, settings, kernel, dims, the axis whose size varies): every mode with a size limit.
+LIMITED = [
+    ("reflect", {"padding": 1}, 3, 2, 2),
+    ("reflect", {"padding": "same", "stride": 2}, 3, 2, 3),
+    ("circular", {"padding": 2}, 5, 2, 2),
+    ("circular", {"padding": "same", "stride": 2}, 7, 2, 2),
+    ("spherical", {"padding": 2}, 5, 2, 2),
+    ("spherical", {"padding": 1}, 3, 2, 3),  # odd widths: no opposite meridian
+    (("zeros", "circular"), {"padding": 2}, 5, 2, 3),
+    ("coord", {"padding": 1, "pad": "reflect"}, 3, 2, 2),
+    ("reflect", {"padding": 1}, 3, 1, 2),
+    ("circular", {"padding": 2}, 5, 3, 2),
+]
+BASES = {1: (2, 2, 12), 2: (2, 2, 12, 12), 3: (2, 2, 6, 12, 12)}
+
+
+def limited_cases():
+    for mode, settings, kernel, dims, axis in LIMITED:
+        for exporter in ("dynamo", "torchscript"):
+            label = ",".join(mode) if isinstance(mode, tuple) else mode
+            name = f"{label}-{dims}d-{'-'.join(f'{k}{v}' for k, v in settings.items())}-axis{axis}-{exporter}"
+            yield pytest.param(mode, settings, kernel, dims, axis, exporter, id=name)
+
+
+def export_dynamic_axis(layer, mode, dims, axis, example, exporter, path):
+    """Export with the batch and ``axis`` dynamic; for the dynamo exporter from the smallest minimum torch accepts."""
+    last = dims + 1
+    if exporter == "torchscript":
+        names = {0: "batch", axis: "n"}
+        torch.onnx.export(
+            layer, (example,), str(path), dynamo=False, opset_version=18, input_names=["input"],
+            output_names=["output"], dynamic_axes={"input": names, "output": {0: "batch", axis: "n_out"}},
+        )  # fmt: skip
+        return
+    for low in range(1, 12):
+        shapes = {0: Dim("batch", min=1, max=16), axis: Dim("n", min=low, max=64)}
+        if mode == "spherical":  # an even width: declared so, and checked again at run time
+            shapes[last] = 2 * Dim("half", min=max(1, (low + 1) // 2), max=32) if axis == last else 2 * Dim("half")
+        try:
+            program = torch.onnx.export(
+                layer, (example,), dynamo=True, opset_version=18, input_names=["input"],
+                output_names=["output"], dynamic_shapes=(shapes,), verbose=False,
+            )  # fmt: skip
+        except Exception as error:  # torch.export refuses a range the padding does not fit
+            if "Constraints violated" not in str(error) and "Dim(" not in str(error):
+                raise
+            continue
+        program.save(str(path))
+        return
+    pytest.fail("the dynamo exporter refuses every minimum up to 11")
+
+
+@pytest.mark.deploy("ONNX")
+@pytest.mark.parametrize(("mode", "settings", "kernel", "dims", "axis", "exporter"), list(limited_cases()))
+def test_onnx_refuses_what_eager_refuses(mode, settings, kernel, dims, axis, exporter, tmp_path):
+    """An ONNX model has no size range: onnxruntime runs it at any size, so the graph itself must refuse.
+
+    At every size from 1 to past the smallest size eager takes, onnxruntime fails where the eager
+    layer raises its ValueError (the gathers' indices point past the axis there) and matches eager
+    elsewhere, whatever minimum the dynamo exporter was given.
+    """
+    torch.manual_seed(0)
+    layer = padmods.create(mode, 2, 3, kernel, dim=dims, **settings).eval()
+    base = BASES[dims]
+    path = tmp_path / "layer.onnx"
+    export_dynamic_axis(layer, mode, dims, axis, torch.randn(*base), exporter, path)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4  # the refusals are expected: no error log for each
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    refused = 0
+    for size in range(1, 9):
+        x = torch.randn(*[size if i == axis else n for i, n in enumerate(base)])
+        try:
+            with torch.no_grad():
+                want = layer(x).numpy()
+        except ValueError:
+            refused += 1
+            with pytest.raises(ORT_ERRORS):
+                session.run(None, {"input": x.numpy()})
+            continue
+        (got,) = session.run(None, {"input": x.numpy()})
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert refused, "the sizes must reach below the padding's limit"

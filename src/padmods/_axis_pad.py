@@ -25,6 +25,7 @@ __all__ = [
     "gather_axis_pad",
     "gather_pad",
     "gather_spherical_pad",
+    "refuse_beyond_reach",
     "spherical_pad",
 ]
 
@@ -70,7 +71,30 @@ def gather_axis_pad(input: Tensor, axis: int, before: Any, after: Any, mode: str
     size = input.shape[axis]
     positions = torch.arange(before + size + after, device=input.device) - before
     source, _ = tap_sources_of(positions, size, mode)
+    if mode in _REACH:
+        source = refuse_beyond_reach(source, positions, size, _REACH[mode])
     return input.index_select(axis, source)
+
+
+#: How far beyond each end of an axis of ``n`` elements a mode fills from the axis itself, as
+#: ``n + offset``: reflection less than the size (``n - 1``), circular wrapping at most the size
+#: (``n``), the rules of :func:`padmods._checks.check_padding_fits`.
+_REACH = {"reflect": -1, "circular": 0}
+
+
+def refuse_beyond_reach(source: Tensor, positions: Tensor, size: Any, offset: int) -> Tensor:
+    """``source``, with the index of every position more than ``size + offset`` beyond the axis pointed past its end.
+
+    A gather of computed indices would wrap such positions around the axis again and return
+    numbers where the eager layer raises. In a traced program (``torch.jit.trace``,
+    ``torch.export``, ONNX) the size is known only at run time, so the refusal has to be part of
+    the program: an index of ``size`` is out of range, and the gather fails there
+    (``index out of range`` in torch, ``indices element out of data bounds`` in onnxruntime).
+    """
+    size = positions.new_zeros(()) + size  # a 0-dim tensor: traced programs compute it from the input
+    reach = size + offset
+    fits = (positions >= -reach) & (positions < size + reach)
+    return torch.where(fits, source, size)
 
 
 def gather_pad(input: Tensor, pairs: Pairs, modes: tuple[str, ...]) -> Tensor:
@@ -87,10 +111,15 @@ def gather_spherical_pad(input: Tensor, pairs: Pairs) -> Tensor:
     height, width = input.shape[-2], input.shape[-1]
     positions = torch.arange(top + height + bottom, device=input.device) - top
     source, _ = tap_sources_of(positions, height, "symmetric")
+    source = refuse_beyond_reach(source, positions, height, _REACH["circular"])  # each pole mirrors at most the height
     rows = input.index_select(input.dim() - 2, source)
     beyond = ((positions < 0) | (positions >= height)).unsqueeze(-1)  # rows across a pole: the opposite meridian
     columns = torch.arange(width, device=input.device)
     turn, _ = tap_sources_of(columns - width // 2, width, "circular")  # a roll, as a traceable gather
+    if not (is_static((top, bottom)) and not (top or bottom)):
+        # an odd width has no opposite meridian: past the end of the axis, as refuse_beyond_reach does
+        size = columns.new_zeros(()) + width
+        turn = torch.where((size % 2 == 1) & (size * 0 + top + bottom > 0), size, turn)
     half_turn = rows.index_select(rows.dim() - 1, turn)
     rows = torch.where(beyond, half_turn, rows)
     return gather_axis_pad(rows, rows.dim() - 1, left, right, "circular")

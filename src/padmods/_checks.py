@@ -51,9 +51,12 @@ AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "wi
 def describe(where: object) -> str:
     """Name a caller in an error: a module as ``Name(settings)``, anything else as its ``str``.
 
-    Layers pass themselves, so the description is built only when an error is raised.
+    Layers pass themselves, so the description is built only when an error is raised. While
+    dynamo traces (``torch.compile(fullgraph=True)`` reports the error it meets), the class name only.
     """
     if isinstance(where, torch.nn.Module):
+        if torch.compiler.is_dynamo_compiling():  # dynamo cannot trace extra_repr's string methods
+            return type(where).__name__
         return f"{type(where).__name__}({where.extra_repr()})"
     return str(where)
 
@@ -229,7 +232,7 @@ def check_padding_fits(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequenc
         ValueError: The padding does not fit; the message names the caller, the padding and the size.
     """
     if not _geometry.is_static((pairs, tuple(sizes))):
-        _check_fits_at_run_time(mode, pairs, sizes)
+        _check_fits_at_run_time(mode, pairs, sizes, where)
         return
     if mode == "spherical":
         if sizes[-1] % 2 and any(pairs[0]):  # only rows past a pole need the opposite meridian
@@ -311,22 +314,39 @@ def check_mask(mask: Any, input: Tensor, dims: int, where: object) -> None:
             )
 
 
-def _check_fits_at_run_time(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequence[Any]) -> None:
+def _check_fits_at_run_time(mode: str | tuple[str, ...], pairs: Pairs, sizes: Sequence[Any], where: object) -> None:
     """:func:`check_padding_fits` for a tracer's symbolic sizes: ``torch._check`` puts each rule in the graph.
 
     ``torch.export`` then refuses a declared size range that reaches below what the padding needs
     (suggesting the ``Dim`` that fits), and the exported program refuses a smaller input at run
     time, as the eager layer does, instead of wrapping indices around. The rules kept are those
     that tell a wrong result from a right one: reflection smaller than the axis, circular and
-    spherical wrapping at most the axis, and spherical's even width. (No message: dynamo cannot
-    trace one that names the layer.)
+    spherical wrapping at most the axis, and spherical's even width.
+
+    torch takes every dynamic size to be at least 2, so a rule that only size 1 breaks (a pad of
+    1 to reflect, 2 to wrap) is true for it and leaves nothing in the graph. For those, an exported
+    program also gets an assert on the size as a tensor, with a message that names the layer; a
+    ``torch.jit.trace`` drops such asserts, and there (and in ONNX) the gathers of
+    :mod:`padmods._axis_pad` refuse the index instead (:func:`padmods._axis_pad.refuse_beyond_reach`).
     """
     if mode == "spherical" and not (_geometry.is_static(pairs[0]) and not any(pairs[0])):
         torch._check(sizes[-1] % 2 == 0)  # rows past a pole take the opposite meridian: half the width away
     modes = mode if isinstance(mode, tuple) else (mode,) * len(sizes)
-    for (before, after), size, axis_mode in zip(pairs, sizes, modes, strict=True):
+    names = AXIS_NAMES.get(len(sizes), tuple(f"axis {i}" for i in range(len(sizes))))
+    for (before, after), size, axis_mode, name in zip(pairs, sizes, modes, names, strict=True):
+        if axis_mode not in ("reflect", "circular", "spherical"):
+            continue
         largest = torch.sym_max(before, after)
-        if axis_mode == "reflect":
-            torch._check(largest < size)
-        elif axis_mode in ("circular", "spherical"):
-            torch._check(largest <= size)
+        room = size - largest  # > 0 to reflect, >= 0 to wrap
+        torch._check(room > 0 if axis_mode == "reflect" else room >= 0)
+        # strict export (dynamo) cannot tell a dynamic size from a static one: every such axis gets the assert
+        if _geometry.is_exporting() and (isinstance(size, torch.SymInt) or torch.compiler.is_dynamo_compiling()):
+            rule = "smaller than" if axis_mode == "reflect" else "at most"
+            plain = type(before) is int and type(after) is int and not torch.compiler.is_dynamo_compiling()
+            padding = f" of ({before}, {after})" if plain else ""  # 'same' with a stride: symbolic
+            caller = type(where).__name__ if isinstance(where, torch.nn.Module) else str(where)
+            torch._assert_async(
+                torch.scalar_tensor(room, dtype=torch.int64) >= (1 if axis_mode == "reflect" else 0),
+                f"{caller}: {axis_mode} padding{padding} along the {name} must be {rule} the input size there; "
+                f"the input is too small along the {name}",
+            )

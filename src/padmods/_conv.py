@@ -140,7 +140,8 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
         return eager_pad(input, pairs, mode)
     if isinstance(mode, tuple):
         if len(set(mode)) > 1:
-            return concat_pad(input, pairs, mode)
+            # jit.trace: narrow() by a traced size wraps a negative start around, the gathers refuse sizes too small
+            return gather_pad(input, pairs, mode) if torch.jit.is_tracing() else concat_pad(input, pairs, mode)
         mode = mode[0]
     if mode == "spherical":
         return spherical_pad(input, pairs)

@@ -21,6 +21,7 @@ from padmods._typing import Pairs
 __all__ = [
     "at_least",
     "conv_output_size",
+    "is_exporting",
     "is_static",
     "resolve_padding",
     "tap_positions",
@@ -63,7 +64,7 @@ def is_static(value: Any) -> bool:
     too. ``torch.compile`` keeps the eager forms: there dynamo guards on the sizes and recompiles
     (and inductor's backward of the gather forms crashes in torch 2.13).
     """
-    return not _is_exporting() and _holds_plain_values(value)
+    return not is_exporting() and _holds_plain_values(value)
 
 
 def _holds_plain_values(value: Any) -> bool:
@@ -81,7 +82,8 @@ def _holds_plain_values(value: Any) -> bool:
 _torch_is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.6
 
 
-def _is_exporting() -> bool:
+def is_exporting() -> bool:
+    """Whether :func:`torch.export` traces this call (strict or not; the ONNX dynamo exporter included)."""
     return bool(_torch_is_exporting()) if _torch_is_exporting is not None else torch.compiler.is_compiling()
 
 

@@ -9,8 +9,9 @@ float16 and bfloat16 inputs are safe; nothing is cached between calls.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -54,9 +55,10 @@ def masked_partial_conv(
     non-finite values there do not reach the output. A one-channel mask is the single-channel
     kind, whatever :math:`C_{in}` is.
 
-    The counts and ratios are computed in float32 (float64 for a float64 or complex128 input);
-    the float16 or bfloat16 convolution is rescaled and biased in float32, then rounded to its
-    dtype. The mask takes no part in autograd.
+    The counts and ratios are computed in float32 (float64 for a float64 or complex128 input),
+    also under autocast; the float16 or bfloat16 convolution (autocast's included) is rescaled and
+    biased in float32, then rounded to its dtype. The mask takes no part in autograd. Under
+    ``torch.jit.trace`` the mask's layout is not a constant: the trace takes either kind.
 
     Args:
         input: Input of shape :math:`(N, C_{in}, *)`.
@@ -75,23 +77,33 @@ def masked_partial_conv(
         Updated mask: :math:`(N, 1, *_{out})` or :math:`(N, C_{out}, *_{out})`.
 
     Returns:
-        The output, in the input's dtype, and the updated mask, in the mask's dtype.
+        The output, in the convolution's dtype (the input's, or autocast's), and the updated mask,
+        in the mask's dtype.
     """
-    out_channels = weight.shape[0]
-    kernel = tuple(weight.shape[2:])
-    with constant_checks():  # the mask's layout is a constant of a jit trace
-        per_channel = bool(mask.shape[1] != 1)
-    wide = torch.promote_types(input.dtype, torch.float32)  # float16/bfloat16 rescaled in float32
-    real = torch.float64 if wide in (torch.float64, torch.complex128) else torch.float32
-
+    with constant_checks():  # the weight's shape is a constant of a jit trace
+        out_channels, in_channels = int(weight.shape[0]), int(weight.shape[1]) * groups
+        kernel = tuple(int(k) for k in weight.shape[2:])
     present = mask.detach() != 0
+    traced_layout = torch.jit.is_tracing() and in_channels > 1
+    if traced_layout:
+        # the mask's layout must not become a constant of the trace: a one-channel mask counts as
+        # in_channels equal channels (the same ratios), and its updated mask keeps one channel below
+        present = present.expand(-1, in_channels, *[-1] * len(kernel))
+        per_channel = True
+    else:
+        per_channel = bool(mask.shape[1] != 1)
+
     raw = border_conv(input.masked_fill(~present, 0), weight, None, stride, pairs, dilation, groups, "zeros")
+    # under autocast the convolution's dtype, not the input's, is the output's (as for layer(input))
+    wide = torch.promote_types(raw.dtype, torch.float32)  # float16/bfloat16 rescaled in float32
+    real = torch.float64 if wide in (torch.float64, torch.complex128) else torch.float32
 
     count_groups = groups if per_channel else 1
     ones = torch.ones(count_groups, present.shape[1] // count_groups, *kernel, dtype=real, device=input.device)
-    count = border_conv(
-        present.to(real), ones, None, stride, pairs, dilation, count_groups, "zeros"
-    )  # (N, 1 or G, *out)
+    with _exact(input.device.type):  # counts in float32 or float64, also under autocast
+        count = border_conv(
+            present.to(real), ones, None, stride, pairs, dilation, count_groups, "zeros"
+        )  # (N, 1 or G, *out)
     window = math.prod(kernel) * ones.shape[1]
     valid = count > 0
     ratio = torch.where(valid, window / count.clamp(min=1), 0.0)  # never divides by zero
@@ -109,4 +121,17 @@ def masked_partial_conv(
         out = raw.to(wide) * ratio
         if bias is not None:
             out = torch.addcmul(out, bias.to(wide).view(1, -1, *[1] * len(kernel)), valid.to(real))
-    return out.to(input.dtype), valid.to(mask.dtype)
+    if traced_layout:
+        # 1 output channel for a one-channel mask, out_channels for a per-channel one, from the traced size
+        valid = valid[:, : 1 + (mask.shape[1] - 1) // (in_channels - 1) * (out_channels - 1)]
+    return out.to(raw.dtype), valid.to(mask.dtype)
+
+
+def _exact(device_type: str) -> contextlib.AbstractContextManager[Any]:
+    """Autocast switched off where it is on (the mask's counts must stay exact); otherwise a shared no-op."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return _UNCHANGED
+
+
+_UNCHANGED = contextlib.nullcontext()

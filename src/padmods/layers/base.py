@@ -338,10 +338,16 @@ class PaddedConvNd(_ConvNd):
     def _traced_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
         """A call that a tracer records or a transform batches: forms that hold for any input size."""
         if isinstance(input, torch.fx.Proxy):
-            # torch.fx.symbolic_trace: the layer becomes one call_function node that runs this
-            # method on real tensors (the parameters come in as get_attr nodes), as torch's
-            # convolutions become one node; its size-dependent padding and checks cannot run on proxies
-            proxy: Tensor = input.tracer.create_proxy("call_function", self._conv_forward, (input, weight, bias), {})
+            # torch.fx.symbolic_trace: the layer becomes one call_function node of conv_forward that
+            # runs it on real tensors (the layer and its parameters come in as get_attr nodes), as
+            # torch's convolutions become one node; its size-dependent padding and checks cannot run
+            # on proxies. A module-level function, so that the GraphModule pickles.
+            tracer = input.tracer
+            layer = _fx_reference(tracer, self)
+            if layer is None:  # not a submodule of the traced root: the bound method (works, does not pickle)
+                unbound: Tensor = tracer.create_proxy("call_function", self._conv_forward, (input, weight, bias), {})
+                return unbound
+            proxy: Tensor = tracer.create_proxy("call_function", conv_forward, (layer, input, weight, bias), {})
             return proxy
         dims = self._spatial_dims
         with constant_checks():  # jit.trace: the shape checks are constants of the trace
@@ -367,6 +373,12 @@ class PaddedConvNd(_ConvNd):
         if _geometry.is_static((sizes, pairs)) or torch.compiler.is_compiling():
             # compile and export: the built-in borders turn their checks into run-time asserts of the graph
             self.check_padding(pairs, sizes, self)
+        elif torch.jit.is_tracing():
+            # jit.trace: the example is checked as eager checks it; the trace's gathers refuse any other size
+            # that the padding does not fit (padmods._axis_pad.refuse_beyond_reach)
+            with constant_checks():
+                example = tuple(int(size) for size in sizes)
+                self.check_padding(tuple((int(b), int(a)) for b, a in pairs), example, self)
         return pairs
 
     def _padded_forward(
@@ -386,6 +398,11 @@ class PaddedConvNd(_ConvNd):
         """The settings that differ from the defaults, as torch's convolutions print them."""
         text = super().extra_repr()
         return text.replace(f", padding_mode={self.padding_mode}", "")
+
+    @property
+    def _fx_layer(self) -> PaddedConvNd:
+        """The layer itself: what a GraphModule traced from the layer alone holds to call it (:func:`conv_forward`)."""
+        return self
 
     # ---- conversion ----------------------------------------------------------------------------
     @classmethod
@@ -475,6 +492,32 @@ class PaddedConvNd(_ConvNd):
                 f"{type(self).__name__} (shape {tuple(target.shape)})"
             )
         target.copy_(source)
+
+
+def conv_forward(layer: PaddedConvNd, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """The convolution of a padmods ``layer`` with ``weight`` and ``bias``: what FX records for the layer.
+
+    :func:`torch.fx.symbolic_trace` records each padmods layer as one ``call_function`` node of this
+    function, with the layer, its weight and its bias as ``get_attr`` nodes. It is a module-level
+    function, importable by name, so a ``GraphModule`` holding such nodes can be pickled and
+    ``torch.save``-d, as one of :class:`torch.nn.Conv2d` can.
+    """
+    return layer._conv_forward(input, weight, bias)
+
+
+def _fx_reference(tracer: Any, layer: PaddedConvNd) -> Optional[torch.fx.Proxy]:
+    """A ``get_attr`` proxy for ``layer`` in an FX trace, or ``None`` if the traced root does not hold it.
+
+    A layer traced on its own is the root, which has no attribute path of its own: the node gets
+    its :attr:`PaddedConvNd._fx_layer`, so the GraphModule holds the layer as the submodule ``_fx_layer``.
+    """
+    if getattr(tracer, "root", None) is layer:
+        return tracer.create_proxy("get_attr", "_fx_layer", (), {})
+    try:
+        path = tracer.path_of_module(layer)
+    except (AttributeError, NameError):  # a tracer without a root, or a layer outside it
+        return None
+    return tracer.create_proxy("get_attr", path, (), {})
 
 
 def format_doc(cls: type[PaddedConvNd]) -> type[PaddedConvNd]:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn.modules.conv import _ConvNd
 
-from padmods import _checks
+from padmods import _checks, _geometry
 from padmods._conv import PAD_MODES, Border
 from padmods._coord import COORD_BORDERS, coord_conv, coord_image
 from padmods._typing import IntOrTuple, PaddingArg, Pairs
@@ -137,9 +137,12 @@ class CoordConvNd(PaddedConvNd):
         # a border of a plugin class: its own convolution of the input and of the coordinate image
         pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
         out = pad_conv(input, weight[:, :channels], bias, self.stride, pairs, self.dilation, 1)
-        if 0 in input.shape[2:]:  # an empty batch of empty images: no coordinates to add
+        sizes = tuple(input.shape[2:])
+        # an empty batch of empty images: no coordinates to add; a tracer's symbolic sizes are not
+        # tested (a jit trace would keep the answer as a constant, and warn)
+        if (eager or _geometry.is_static(sizes)) and 0 in sizes:
             return out
-        coords = coord_image(tuple(input.shape[2:]), self.with_r, input.device, input.dtype).unsqueeze(0)
+        coords = coord_image(sizes, self.with_r, input.device, input.dtype).unsqueeze(0)
         return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
 
     def _kept_input_taps(self, weight: Tensor) -> Optional[Tensor]:

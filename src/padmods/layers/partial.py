@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Optional, overload
 
 from torch import Tensor
@@ -66,6 +67,11 @@ class PartialConvNd(PaddedConvNd):
         return (out, updated) if batched else (out.squeeze(0), updated.squeeze(0))
 
 
+# FX writes forward's annotations into the code of a GraphModule traced from the layer; left as the
+# strings of postponed annotations, they would keep the GraphModule from pickling
+PartialConvNd.forward.__annotations__ = typing.get_type_hints(PartialConvNd.forward)
+
+
 @register("partial")
 @format_doc
 class PartialConv2d(PartialConvNd, PaddedConv2d):
@@ -105,7 +111,8 @@ class PartialConv2d(PartialConvNd, PaddedConv2d):
       group, :math:`|w| = k_0 k_1 C_{in} / groups`, and the updated mask has shape
       :math:`(N, C_{out}, H_{out}, W_{out})`, each output channel marked by its group's count (so
       it can mask the next layer). A one-channel mask is always the first kind. An unbatched input
-      takes an unbatched mask. The updated mask has the mask's dtype, the output the input's.
+      takes an unbatched mask. The updated mask has the mask's dtype, the output the input's
+      (autocast's under autocast, as for ``layer(input)``).
 
     The counts and ratios are computed in float32 on every call (float64 for a float64 input), so
     float16 and bfloat16 are safe, and nothing about the mask is kept on the module.

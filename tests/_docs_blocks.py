@@ -19,6 +19,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 GENERATED = ("_build", "_generated", "auto_examples", "gen_modules", "_templates", "_ext", "_tables")
 #: A block that needs the ONNX packages of ``tox -e export``.
 NEEDS_ONNX = re.compile(r"\btorch\.onnx\b|\bimport onnx")
+#: Blocks about timm's layers: timm imports torchvision, a CUDA build of several GB that no tox env
+#: installs, so these blocks are only checked statically (they name nothing they do not import).
+NEEDS_TIMM = re.compile(r"^\s*(?:import|from) timm\b", re.M)
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\. code-block:: python\s*$")
 

@@ -7,7 +7,8 @@ an import or a name from an earlier block fails with a ``NameError`` for the rea
   for every block including those this environment cannot run;
 * every block runs alone in a new process, here, except the blocks that export to ONNX: they need
   ``onnx`` and ``onnxscript``, which only ``tox -e export`` installs, and run there
-  (``tests_export/test_docs_onnx.py``).
+  (``tests_export/test_docs_onnx.py``), and the blocks about timm's layers, which import timm
+  and with it torchvision, a download of several GB that no environment here makes.
 
 ``>>>`` sessions are different: they continue from one block to the next on a page, like a
 console session, and ``tests/test_docs_examples.py`` runs them page by page as doctests.
@@ -16,11 +17,11 @@ console session, and ``tests/test_docs_examples.py`` runs them page by page as d
 from __future__ import annotations
 
 import pytest
-from _docs_blocks import NEEDS_ONNX, all_blocks, run_alone, undefined_names
+from _docs_blocks import NEEDS_ONNX, NEEDS_TIMM, all_blocks, run_alone, undefined_names
 
 BLOCKS = all_blocks()
 #: The blocks this environment runs; a block's files (``layer.onnx``) go to a temporary folder.
-RUNNABLE = [(name, code) for name, code in BLOCKS if not NEEDS_ONNX.search(code)]
+RUNNABLE = [(name, code) for name, code in BLOCKS if not (NEEDS_ONNX.search(code) or NEEDS_TIMM.search(code))]
 
 
 def test_docs_have_python_blocks():

@@ -32,17 +32,19 @@ PATH_ORDER = [
     "forward-mode AD",
     "CPU autocast (bfloat16)",
     "torch.export",
-    "torch.compile(dynamic=True)",
     "torch.jit.trace",
     "torch.fx.symbolic_trace",
     "ONNX",
+    "torch.compile(dynamic=True), aot_eager",
+    "torch.compile(dynamic=True), inductor",
 ]
 
 
 #: The tables of the page: a title and the paths it has, so that each fits the page's column.
 PATH_GROUPS = [
     ("Transforms and autocast", PATH_ORDER[:5]),
-    ("Export, compile and tracing", PATH_ORDER[5:]),
+    ("Export and tracing", PATH_ORDER[5:9]),
+    ("torch.compile by backend", PATH_ORDER[9:]),
 ]
 
 

@@ -345,8 +345,8 @@ def _check_fits_at_run_time(mode: str | tuple[str, ...], pairs: Pairs, sizes: Se
             plain = type(before) is int and type(after) is int and not torch.compiler.is_dynamo_compiling()
             padding = f" of ({before}, {after})" if plain else ""  # 'same' with a stride: symbolic
             caller = type(where).__name__ if isinstance(where, torch.nn.Module) else str(where)
-            torch._assert_async(
-                torch.scalar_tensor(room, dtype=torch.int64) >= (1 if axis_mode == "reflect" else 0),
+            torch._assert_async(  # on the CPU, whatever the input's device: a check that raises, not a device assert
+                torch.scalar_tensor(room, dtype=torch.int64, device="cpu") >= (1 if axis_mode == "reflect" else 0),
                 f"{caller}: {axis_mode} padding{padding} along the {name} must be {rule} the input size there; "
                 f"the input is too small along the {name}",
             )

@@ -293,9 +293,9 @@ def run_models(
 
 #: How the docs name each model shape, with its input.
 MODEL_LABELS = {
-    "resnet": "ResNet-18-shaped (4x3x112x112)",
-    "mobilenet": "MobileNetV2-shaped (4x3x112x112)",
-    "unet": "U-Net-shaped (2x3x128x128)",
+    "resnet": "ResNet-18-shaped, 4x3x112x112",
+    "mobilenet": "MobileNetV2-shaped, 4x3x112x112",
+    "unet": "U-Net-shaped, 2x3x128x128",
 }
 
 
@@ -306,16 +306,16 @@ def _cell(ratios: Sequence[float]) -> str:
 
 
 def _column(mode: str) -> str:
-    """A mode's column header: ``reflect`` for padmods' layers, ``torch reflect`` for torch's own."""
+    """A mode's row label: ``reflect`` for padmods' layers, ``torch reflect`` for torch's own."""
     return f"torch {mode.split(':', 1)[1]}" if mode.startswith("torch:") else f"``{mode}``"
 
 
 def rst_table(rows: Sequence[dict[str, Any]], modes: Sequence[str]) -> str:
     """The rows of one or more runs as reST list-tables, one per work, for ``docs/_tables/perf_models_cpu.rst.inc``.
 
-    A row per model, a column per mode (``torch <mode>`` for torch's own ``padding_mode``); a cell
-    is the ratio over the plain model, the range over runs where there are several, ``n/a`` where
-    the mode cannot run on the model.
+    A row per mode (``torch <mode>`` for torch's own ``padding_mode``), a column per model, so that
+    the table fits a page's column; a cell is the ratio over the plain model, the range over runs
+    where there are several, ``n/a`` where the mode cannot run on the model.
     """
     ratios: dict[tuple[str, str, str], list[float]] = {}
     skipped: set[tuple[str, str, str]] = set()
@@ -325,21 +325,20 @@ def rst_table(rows: Sequence[dict[str, Any]], modes: Sequence[str]) -> str:
             skipped.add(key)
         else:
             ratios.setdefault(key, []).append(row["ratio"])
+    models = list(dict.fromkeys(row["model"] for row in rows))
     tables = []
     for work in dict.fromkeys(row["work"] for row in rows):
         lines = [
             f".. list-table:: Whole models, CPU, float32 ({work}): time over the same model with ``nn.Conv2d``",
             "   :header-rows: 1",
+            "   :stub-columns: 1",
             "",
-            "   * - model",
+            "   * - mode",
         ]
-        lines += [
-            f"     - torch {mode.split(':', 1)[1]}" if mode.startswith("torch:") else f"     - ``{mode}``"
-            for mode in modes
-        ]
-        for model in dict.fromkeys(row["model"] for row in rows):
-            lines.append(f"   * - {MODEL_LABELS.get(model, model)}")
-            for mode in modes:
+        lines += [f"     - {MODEL_LABELS.get(model, model)}" for model in models]
+        for mode in modes:
+            lines.append(f"   * - {_column(mode)}")
+            for model in models:
                 key = (work, model, mode)
                 lines.append(f"     - {_cell(ratios[key]) if key in ratios else 'n/a' if key in skipped else ''}")
         tables.append("\n".join(lines))

@@ -79,13 +79,14 @@ def test_whole_model_tables_are_read(tmp_path):
     table.write_text(
         ".. list-table:: Whole models, CPU, float32 (train): time over the same model with nn.Conv2d\n"
         "   :header-rows: 1\n\n"
-        "   * - model\n     - ``reflect``\n     - ``partial``\n     - torch reflect\n"
-        "   * - ResNet-18-shaped\n     - 1.15\u20131.22\n     - 1.02\n     - 1.20\n"
-        "   * - U-Net-shaped\n     - 1.17\n     - 1.04\n     - 1.18\n\n"
+        "   * - mode\n     - ResNet-18-shaped\n     - U-Net-shaped\n"
+        "   * - ``reflect``\n     - 1.15\u20131.22\n     - 1.17\n"
+        "   * - ``partial``\n     - 1.02\n     - 1.04\n"
+        "   * - torch reflect\n     - 1.20\n     - 1.18\n\n"
         ".. list-table:: Whole models, CPU, float32 (infer): time over the same model with nn.Conv2d\n"
         "   :header-rows: 1\n\n"
-        "   * - model\n     - ``reflect``\n"
-        "   * - ResNet-18-shaped\n     - 9.99\n"
+        "   * - mode\n     - ResNet-18-shaped\n"
+        "   * - ``reflect``\n     - 9.99\n"
     )
     assert padmods_choosing.model_costs(table) == {"reflect": [1.15, 1.22, 1.17], "partial": [1.02, 1.04]}
     assert padmods_choosing.model_costs(table, "infer") == {"reflect": [9.99]}

@@ -28,9 +28,9 @@ build. The files:
 
 * ``perf_models_cpu.rst.inc`` (when it exists): the whole-model suite, one ``list-table`` per kind
   of work whose title starts with ``Whole models`` and names the work in brackets, ``(train)`` or
-  ``(infer)``; a header row ``model`` then one column per mode (``reflect``, ``partial``...,
-  ``torch reflect``... for torch's own ``padding_mode``), then one row per model with the ratio
-  to the same model with plain ``nn.Conv2d`` (a cell may be a range, ``1.02-1.07`` with an en dash). When it
+  ``(infer)``; a header row ``mode`` then one column per model, then one row per mode
+  (``reflect``, ``partial``..., ``torch reflect``... for torch's own ``padding_mode``) with the
+  ratio to the same model with plain ``nn.Conv2d`` (a cell may be a range, ``1.02-1.07`` with an en dash). When it
   exists, the choosing table's cost column is the range over the models of the ``(train)`` table.
 * ``perf_cpu_keep.rst.inc``: the per-layer suite, ``benchmarks/run.py --malloc keep --rst``. Without
   whole-model numbers, the cost column is the range over shapes A-C of padmods' layer over
@@ -174,13 +174,14 @@ def model_costs(path: Path = MODELS_TABLE, work: str = "train") -> dict[str, lis
     for title, rows in list_tables(path.read_text(encoding="utf-8")):
         if not (title.startswith("Whole models") and f"({work})" in title) or not rows:
             continue
-        modes = [cell.strip("`' ") for cell in rows[0][1:]]
         for row in rows[1:]:
-            for mode, cell in zip(modes, row[1:], strict=False):
+            mode = row[0].strip("`' ")
+            if " " in mode:  # torch's own padding_mode
+                continue
+            for cell in row[1:]:
                 match = _RANGE.match(cell.strip())
-                if match is None or " " in mode:
-                    continue
-                costs.setdefault(mode, []).extend(float(value) for value in match.groups() if value)
+                if match is not None:
+                    costs.setdefault(mode, []).extend(float(value) for value in match.groups() if value)
     return costs
 
 

@@ -31,6 +31,7 @@ from padmods.analysis import padding_intervention, padding_neurons
 
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
+plt.rcParams["font.size"] = 11  # every label readable on a phone
 
 SIZE = 20  # images are SIZE x SIZE
 PATTERN = 3  # the pattern is PATTERN x PATTERN
@@ -140,7 +141,8 @@ ax.set_xticks(range(len(reports["zeros"].layers)), [f"conv {i + 1}" for i in ran
 ax.set_ylabel("best score of each channel", fontsize=11)
 ax.set_ylim(-1, 1)
 ax.tick_params(labelsize=10)
-ax.legend(fontsize=10, loc="lower left")
+ax.legend(fontsize=11, loc="lower left")
+ax.tick_params(labelsize=11)
 _ = ax.set_title("Border scores: zero padding against circular", fontsize=12)
 
 # %%
@@ -180,16 +182,16 @@ with torch.no_grad():
 for handle in handles:
     handle.remove()
 
-fig, axes = plt.subplots(2, len(shown), figsize=(1.9 * len(shown) + 0.8, 4.4), squeeze=False)
+fig, axes = plt.subplots(2, len(shown), figsize=(6.4, 4.4), squeeze=False)
 for column, neuron in enumerate(shown):
     kernel = convs[neuron.layer].weight[neuron.channel].detach().sum(dim=0)
     limit = float(kernel.abs().max())
     axes[0, column].imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    axes[0, column].set_title(f"conv {conv_number[neuron.layer]}, ch {neuron.channel}", fontsize=10)
+    axes[0, column].set_title(f"conv {conv_number[neuron.layer]}\nch {neuron.channel}", fontsize=11)
     axes[1, column].imshow(maps[neuron.layer][neuron.channel], cmap="magma")
-    axes[1, column].set_title(f"{neuron.side}, {neuron.score:.2f}", fontsize=10)
-axes[0, 0].set_ylabel("kernel", fontsize=10)
-axes[1, 0].set_ylabel("mean map", fontsize=10)
+    axes[1, column].set_title(f"{neuron.side}\n{neuron.score:.2f}", fontsize=11)
+axes[0, 0].set_ylabel("kernel", fontsize=11)
+axes[1, 0].set_ylabel("mean map", fontsize=11)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -238,7 +240,8 @@ ax.set_ylabel("test accuracy", fontsize=11)
 ax.set_ylim(0, 1.03)
 ax.set_xticks(DISTANCES)
 ax.tick_params(labelsize=10)
-ax.legend(fontsize=10, loc="lower right")
+ax.legend(fontsize=11, loc="lower right")
+ax.tick_params(labelsize=11)
 _ = ax.set_title("The zero-padded network, its padding switched", fontsize=12)
 
 # %%

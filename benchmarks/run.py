@@ -192,14 +192,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(args.json, report)
     table = rst_table(rows, shapes)
     print()
-    print(table)
-    if args.rst:
-        Path(args.rst).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.rst).write_text(table + "\n")
-        print(f"wrote {args.rst}")
+    _show_table(table, args.rst)
     misses = [row for row in rows if verdict(row) == "MISS"]
     print(f"targets: {sum(verdict(r) == 'ok' for r in rows)} met, {len(misses)} missed")
     return 0
+
+
+def _show_table(table: str, rst: str | None) -> None:
+    """Print a reST table, and write it to ``rst`` too when given."""
+    print(table)
+    if rst:
+        Path(rst).parent.mkdir(parents=True, exist_ok=True)
+        Path(rst).write_text(table + "\n")
+        print(f"wrote {rst}")
 
 
 def _run_models(args: argparse.Namespace, device: torch.device) -> int:
@@ -214,10 +219,7 @@ def _run_models(args: argparse.Namespace, device: torch.device) -> int:
         raise SystemExit(f"--modes takes {list(MODES)}, got {unknown}")
     if args.from_json:  # tables from earlier runs, one range per cell
         rows = [row for path in args.from_json for row in json.loads(Path(path).read_text())["models"]]
-        table = rst_table(rows, modes)
-        print(table)
-        if args.rst:
-            Path(args.rst).write_text(table + "\n")
+        _show_table(rst_table(rows, modes), args.rst)
         return 0
     env = environment(args, device)
     print(f"padmods {env['padmods']}, torch {env['torch']}, {env['processor']}, {env['threads']} threads, cpu")
@@ -234,11 +236,7 @@ def _run_models(args: argparse.Namespace, device: torch.device) -> int:
     write_json(args.json, {"environment": env, "models": rows})
     table = rst_table(rows, modes)
     print()
-    print(table)
-    if args.rst:
-        Path(args.rst).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.rst).write_text(table + "\n")
-        print(f"wrote {args.rst}")
+    _show_table(table, args.rst)
     return 0
 
 

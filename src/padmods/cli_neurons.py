@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from padmods.analysis.neurons import DEFAULT_THRESHOLD, padding_neurons
-from padmods.cli_args import JSON_HELP
+from padmods.cli_args import JSON_HELP, positive_int
 from padmods.cli_report import load_model
 
 __all__ = ["add_parser", "load_inputs", "run"]
@@ -35,16 +35,6 @@ def _threshold(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
     if not math.isfinite(value) or not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
-
-
-def _batch_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
@@ -71,7 +61,7 @@ def add_parser(commands: Any) -> None:
         help=f"the score from which a channel counts, in (0, 1) (default: {DEFAULT_THRESHOLD})",
     )
     neurons.add_argument(
-        "--batch-size", type=_batch_size, default=32, metavar="N", help="samples per batch of a tensor (default: 32)"
+        "--batch-size", type=positive_int, default=32, metavar="N", help="samples per batch of a tensor (default: 32)"
     )
     neurons.add_argument(
         "--intervene",

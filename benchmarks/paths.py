@@ -26,6 +26,10 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
   channels appended to the input, against splitting the weight into input and coordinate taps.
 - ``coord-kept-taps``: inference CoordConv with the layer's input taps kept between calls, against
   splitting the weight per call.
+- ``stride2-trim``: a stride-2 reflect convolution through ``padmods._conv.border_conv``, which
+  leaves out the last padded row and column that no window reads (``_conv.unread_trimmed``),
+  against ``F.conv2d(F.pad(x, pads, mode='reflect'), ...)`` with the whole border: depthwise on a
+  MobileNet-shaped map (``DW2``) and dense on a 112x112 map (``S2``).
 - ``eager-call``: a whole reflect layer's plain eager call (padding planned once per setting, a
   few comparisons for the common input) against the same layer's traced path.
 
@@ -64,6 +68,8 @@ CASES: dict[str, Shape] = {
     "A1": dataclasses.replace(SHAPES["A"], name="A1", batch=1),
     "R4": Shape("R4", 4, 256, 256, 7, 3, 1, 1),  # a ResNet's deep layer: weights larger than maps
     "T": Shape("T", 1, 8, 8, 8, 3, 1, 1),  # a tiny call, where per-call Python shows
+    "DW2": Shape("DW2", 4, 96, 96, 56, 3, 2, 1),  # MobileNetV2's first stride-2 depthwise layer (groups=96)
+    "S2": Shape("S2", 4, 32, 32, 112, 3, 2, 1),  # a dense stride-2 3x3 layer on a 112x112 map
 }
 
 PHASE_LABELS = {"fwd": "fwd", "fwdbwd": "fwd+bwd"}
@@ -311,6 +317,24 @@ def _coord_kept_taps(shape: Shape) -> Pair:
     )
 
 
+def _stride2_trim(shape: Shape, depthwise: bool) -> Pair:
+    """A stride-2 reflect convolution without the border no window reads, against the whole border."""
+    stride, pairs, _, dilation = _geometry(shape)
+    groups = shape.in_channels if depthwise else 1
+    conv = nn.Conv2d(shape.in_channels, shape.out_channels, shape.kernel, groups=groups)
+    assert conv.bias is not None
+    flat = tuple(p for pair in reversed(pairs) for p in pair)
+    return Pair(
+        "stride2-trim",
+        shape,
+        _input(shape),
+        (conv.weight, conv.bias),
+        clever=lambda x, w, b: _conv.border_conv(x, w, b, stride, pairs, dilation, groups, "reflect", eager=True),
+        simple=lambda x, w, b: F.conv2d(F.pad(x, flat, mode="reflect"), w, b, stride, 0, dilation, groups),
+        taken=lambda: True,
+    )
+
+
 def _eager_plan(shape: Shape) -> Pair:
     """A whole reflect layer's eager call (padding planned once, few checks) against its traced path."""
     layer = padmods.ReflectPadConv2d(shape.in_channels, shape.out_channels, shape.kernel, padding=shape.padding)
@@ -347,6 +371,8 @@ def make_pairs() -> list[Pair]:
         _fold_backward(CASES["R4"], "reflect"),
         _coord_append(CASES["R4"]),
         _coord_kept_taps(CASES["R4"]),
+        _stride2_trim(CASES["DW2"], depthwise=True),
+        _stride2_trim(CASES["S2"], depthwise=False),
         _eager_plan(CASES["T"]),
         _eager_plan(CASES["B"]),
     ]

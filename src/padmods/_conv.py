@@ -8,6 +8,7 @@ with one input and one output channel. :func:`border_conv` chains them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Optional, Union
 
 import torch
@@ -31,6 +32,7 @@ __all__ = [
     "eager_pad",
     "explicit_pad",
     "is_zeros",
+    "unread_trimmed",
 ]
 
 #: Border modes that :func:`torch.nn.functional.pad` implements; ``'zeros'`` is torch's conv name.
@@ -201,6 +203,35 @@ _BORDER_PAD_MIN_ELEMENTS = 1 << 12
 _FOLD_MIN_ELEMENTS = 1 << 18
 
 
+def unread_trimmed(
+    pairs: Pairs, sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
+) -> Pairs:
+    """``pairs`` less the trailing padding that no output reads, with the output unchanged.
+
+    With a stride, the last window may stop short of the padded end: an axis of ``n`` pixels
+    padded by ``(before, after)`` gives ``o = (n + before + after - dilation * (k - 1) - 1) // stride + 1``
+    outputs, whose last window reads up to padded index ``(o - 1) * stride + dilation * (k - 1)``.
+    Anything past it is never read, so it is not built. The border content that stays does not
+    depend on how much follows it, in every mode. Besides a smaller copy, the convolution's input
+    gradient skips a row and a column that it would compute and the pad's backward would sum: the
+    ``stride2-trim`` row of ``--experiment paths`` measured 0.73-0.93 of the whole border's time
+    for forward + backward of a MobileNet-shaped stride-2 depthwise layer (torch 2.13, 2 CPU
+    threads), and the forward unchanged within noise.
+    """
+    trimmed = []
+    for (before, after), size, taps, step, spacing in zip(pairs, sizes, kernel, stride, dilation, strict=True):
+        padded = size + before + after
+        outputs = (padded - spacing * (taps - 1) - 1) // step + 1
+        unread = padded - 1 - ((outputs - 1) * step + spacing * (taps - 1))
+        trimmed.append((before, after - min(after, max(unread, 0))))
+    return tuple(trimmed)
+
+
+def _is_plain_eager_static(pairs: Pairs) -> bool:
+    """Whether a call not marked ``eager`` is plain eager all the same, with int ``pairs``."""
+    return _geometry.is_static(pairs) and not is_tracing() and is_plain_eager()
+
+
 def border_conv(
     input: Tensor,
     weight: Tensor,
@@ -217,6 +248,10 @@ def border_conv(
 
     ``eager=True``: the caller knows the call to be plain eager with int padding
     (:func:`padmods._trace.is_plain_eager`), and the engine takes its eager paths without asking again.
+    Plain eager calls with a stride drop the trailing border that no output reads
+    (:func:`unread_trimmed`); traced graphs keep the whole border, whose size may be a symbol.
     """
+    if not is_zeros(mode) and any(step > 1 for step in stride) and (eager or _is_plain_eager_static(pairs)):
+        pairs = unread_trimmed(pairs, input.shape[2:], weight.shape[2:], stride, dilation)
     padded, padding = conv_operands(input, pairs, mode, eager=eager)
     return conv(padded, weight, bias, stride, padding, dilation, groups, eager=eager)

@@ -24,6 +24,9 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
 - ``reflect-fold``: reflect padding with the one-pass fold as its backward, against ``F.pad``.
 - ``coord-append``: training CoordConv on a deep layer (weights larger than maps), the coordinate
   channels appended to the input, against splitting the weight into input and coordinate taps.
+- ``coord-append`` (forward on ``PW``): an inference pointwise layer that widens the channels,
+  the coordinate channels appended to its input, against the weight split into the kept input
+  taps and the coordinates' term added to the (wider) output.
 - ``coord-kept-taps``: inference CoordConv with the layer's input taps kept between calls, against
   splitting the weight per call.
 - ``stride2-trim``: a stride-2 reflect convolution through ``padmods._conv.border_conv``, which
@@ -68,6 +71,7 @@ CASES: dict[str, Shape] = {
     "A1": dataclasses.replace(SHAPES["A"], name="A1", batch=1),
     "R4": Shape("R4", 4, 256, 256, 7, 3, 1, 1),  # a ResNet's deep layer: weights larger than maps
     "T": Shape("T", 1, 8, 8, 8, 3, 1, 1),  # a tiny call, where per-call Python shows
+    "PW": Shape("PW", 4, 24, 144, 56, 1, 1, 0),  # MobileNetV2's pointwise expansion, 24 -> 144 channels
     "DW2": Shape("DW2", 4, 96, 96, 56, 3, 2, 1),  # MobileNetV2's first stride-2 depthwise layer (groups=96)
     "S2": Shape("S2", 4, 32, 32, 112, 3, 2, 1),  # a dense stride-2 3x3 layer on a 112x112 map
 }
@@ -300,6 +304,24 @@ def _coord_append(shape: Shape) -> Pair:
     )
 
 
+def _coord_append_inference(shape: Shape) -> Pair:
+    """Inference CoordConv that widens the channels: coordinates appended, against kept taps and the term."""
+    stride, pairs, _, dilation = _geometry(shape)
+    x = _input(shape)
+    params = _params(shape, shape.in_channels + 2)
+    taps = params[0][:, : shape.in_channels].detach().contiguous()
+    return Pair(
+        "coord-append",
+        shape,
+        x,
+        params,
+        clever=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros", eager=True),
+        simple=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros", input_taps=taps),
+        taken=lambda: _coord.appends_coordinates(x, params[0], stride),
+        why_not="with autograd a layer this shallow splits the weight (its input is larger than its taps)",
+    )
+
+
 def _coord_kept_taps(shape: Shape) -> Pair:
     """Inference CoordConv: the layer's kept contiguous input taps, against splitting the weight per call."""
     stride, pairs, _, dilation = _geometry(shape)
@@ -370,6 +392,7 @@ def make_pairs() -> list[Pair]:
         _fold_backward(CASES["A"], "reflect"),
         _fold_backward(CASES["R4"], "reflect"),
         _coord_append(CASES["R4"]),
+        _coord_append_inference(CASES["PW"]),
         _coord_kept_taps(CASES["R4"]),
         _stride2_trim(CASES["DW2"], depthwise=True),
         _stride2_trim(CASES["S2"], depthwise=False),

@@ -283,6 +283,23 @@ def test_coord_appending_route_with_partial_border():
     torch.testing.assert_close(layer(x).detach(), split, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_coord_inference_appends_where_the_output_is_wider(context, dims):
+    """A pointwise layer that widens the channels: in inference the stack of input and coordinates
+    is smaller than the output, so it is convolved, and equals the concatenation."""
+    torch.manual_seed(4)
+    layer = padmods.create("coord", 4, 24, 1, dim=dims, with_r=dims == 2).double().eval()
+    x = torch.randn(2, 4, *[5] * dims, dtype=torch.float64)
+    with context():
+        assert _coord.appends_coordinates(x, layer.weight, layer.stride)
+        out = layer(x)
+    torch.testing.assert_close(out, coord_reference(layer, x).detach(), rtol=1e-12, atol=1e-12)
+    narrowing = padmods.create("coord", 24, 4, 1, dim=dims)
+    with context():  # the output is the smaller one: the coordinates' term is added to it instead
+        assert not _coord.appends_coordinates(x.new_empty(2, 24, *[5] * dims).float(), narrowing.weight)
+
+
 def test_coord_large_maps_split_the_weight():
     layer = padmods.CoordConv2d(2, 3, 3, padding=1)
     assert not _coord.appends_coordinates(torch.randn(4, 2, 32, 32), layer.weight)

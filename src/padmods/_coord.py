@@ -280,7 +280,7 @@ def coord_conv(
     caller keeps between calls, so that no weight-sized copy is made per call.
     """
     channels = input.shape[1]
-    if eager and appends_coordinates(input, weight):
+    if eager and appends_coordinates(input, weight, stride):
         coords = coord_image.eager(tuple(input.shape[2:]), with_r, input.device, input.dtype)
         stacked = torch.cat([input, coords.unsqueeze(0).expand(input.shape[0], *coords.shape)], dim=1)
         return engine_conv(stacked, weight, bias, stride, pairs, dilation, 1, border, eager=True)
@@ -314,18 +314,25 @@ def coord_conv(
     return out.add_(term.unsqueeze(0) if out.shape[0] == 1 else term)
 
 
-def appends_coordinates(input: Tensor, weight: Tensor) -> bool:
-    """Whether a training call convolves the input with its coordinate channels appended.
+def appends_coordinates(input: Tensor, weight: Tensor, stride: Optional[tuple[int, ...]] = None) -> bool:
+    """Whether a plain eager call convolves the input with its coordinate channels appended.
 
-    Splitting the weight into input and coordinate taps copies the input taps in every forward
-    and concatenates their gradients in every backward: two weight-sized copies per step, which in
-    a deep layer (many channels, small maps) cost more than the layer's own border. Appending the
-    coordinate channels to the input instead copies the input once and convolves ``n`` more
-    channels. This form is taken when autograd records the weight and the input (with its
-    coordinate channels) holds fewer elements than the input taps; in inference the caller keeps
-    the taps (see :func:`coord_conv`'s ``input_taps``), so the split costs no copy there.
+    The other form splits the weight into input and coordinate taps and adds the coordinates'
+    term to the output, a pass over the output. In training the split also copies the input taps
+    in every forward and concatenates their gradients in every backward: two weight-sized copies
+    per step, which in a deep layer (many channels, small maps) cost more than the layer's own
+    border. Appending the coordinate channels instead copies the input once and convolves ``n``
+    more channels. So the input is stacked with its coordinates when that stack holds fewer
+    elements than:
+
+    - in training (autograd records the weight), the input taps;
+    - otherwise, the output (``stride`` sizes it; ``None`` is stride 1), as in a pointwise layer
+      that widens the channels (MobileNet's expansions); the caller keeps the input taps between
+      inference calls (see :func:`coord_conv`'s ``input_taps``), so the split copies no weight there.
     """
-    if not (torch.is_grad_enabled() and weight.requires_grad):
-        return False
-    taps = weight.shape[0] * input.shape[1] * weight[0, 0].numel()
-    return input.numel() // input.shape[1] * weight.shape[1] < taps
+    stacked = input.numel() // input.shape[1] * weight.shape[1]
+    if torch.is_grad_enabled() and weight.requires_grad:
+        return stacked < weight.shape[0] * input.shape[1] * weight[0, 0].numel()
+    steps = stride if stride is not None else (1,) * (input.dim() - 2)
+    sizes = (-(-size // step) for size, step in zip(input.shape[2:], steps, strict=True))
+    return stacked < input.shape[0] * weight.shape[0] * math.prod(sizes)

@@ -10,16 +10,15 @@ A plain eager call decides once, at the top of the layer, that no tracer or tran
 - CoordConv without weight-sized copies: the coordinate channels appended to a small input in
   training (``_coord.appends_coordinates``), and the input taps kept between calls in inference.
 
-The simple forms here are written without the engine: ``numpy.pad`` indices gathered by torch,
-``torch.cat`` of coordinate channels, and the same layer's traced path where a tracer's form is
-the reference.
+The simple forms here are written without the engine: ``numpy.pad`` indices gathered by torch
+and the sphere written row by row (``tests/_reference.py``), ``torch.cat`` of coordinate channels,
+and the same layer's traced path where a tracer's form is the reference.
 """
 
 from __future__ import annotations
 
 import pickle
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -30,45 +29,8 @@ import padmods
 from padmods import _conv, _coord
 from padmods._border_pad import border_pad
 
+from _reference import NUMPY_MODES, reference_pad, spherical_reference
 from conftest import assert_same_function
-
-NUMPY_MODES = {
-    "zeros": "constant",
-    "reflect": "reflect",
-    "replicate": "edge",
-    "circular": "wrap",
-    "symmetric": "symmetric",
-}
-
-
-def numpy_pad(x: torch.Tensor, pairs, modes) -> torch.Tensor:
-    """Pad by gathering the indices ``numpy.pad`` gives (zeros: a zero row appended and gathered)."""
-    out = x
-    for axis, ((before, after), mode) in enumerate(zip(pairs, modes, strict=True), start=x.dim() - len(pairs)):
-        size = out.shape[axis]
-        if mode == "zeros":
-            extended = torch.cat([out, torch.zeros_like(out.narrow(axis, 0, 1))], dim=axis)
-            index = np.pad(np.arange(size), (before, after), mode="constant", constant_values=size)
-            out = extended.index_select(axis, torch.from_numpy(index))
-        else:
-            index = np.pad(np.arange(size), (before, after), mode=NUMPY_MODES[mode])
-            out = out.index_select(axis, torch.from_numpy(index))
-    return out
-
-
-def spherical_reference(x: torch.Tensor, pairs) -> torch.Tensor:
-    """Rows past a pole: the symmetric mirror turned by half the width; then the width wraps."""
-    (top, bottom), (left, right) = pairs
-    height, width = x.shape[-2:]
-    rows = []
-    for position in range(-top, height + bottom):
-        if 0 <= position < height:
-            rows.append(x[..., position, :])
-        else:
-            mirrored = -position - 1 if position < 0 else 2 * height - 1 - position
-            rows.append(x[..., mirrored, :].roll(width // 2, -1))
-    stacked = torch.stack(rows, dim=-2)
-    return numpy_pad(stacked, [(left, right)], ["circular"])
 
 
 @st.composite
@@ -91,7 +53,7 @@ def one_pass_cases(draw):
 def test_border_pad_equals_numpy_pad_values_and_gradients(case):
     modes, shape, pairs = case
     x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
-    out, expected = border_pad(x, pairs, modes), numpy_pad(x, pairs, modes)
+    out, expected = border_pad(x, pairs, modes), reference_pad(x, pairs, modes)
     assert torch.equal(out, expected)
     probe = torch.randn_like(expected)
     (grad,) = torch.autograd.grad(out, x, probe)
@@ -131,9 +93,9 @@ def test_border_pad_keeps_the_layout(layout, modes):
     x = torch.randn(2, 3, 6, 7).to(memory_format=layout).requires_grad_()
     out = border_pad(x, ((2, 2), (2, 2)), modes)
     assert out.is_contiguous(memory_format=layout)
-    assert torch.equal(out, numpy_pad(x.detach(), ((2, 2), (2, 2)), modes))
+    assert torch.equal(out, reference_pad(x.detach(), ((2, 2), (2, 2)), modes))
     (grad,) = torch.autograd.grad(out, x, torch.ones_like(out))
-    (expected,) = torch.autograd.grad(numpy_pad(x, ((2, 2), (2, 2)), modes), x, torch.ones_like(out))
+    (expected,) = torch.autograd.grad(reference_pad(x, ((2, 2), (2, 2)), modes), x, torch.ones_like(out))
     torch.testing.assert_close(grad, expected)
 
 
@@ -163,10 +125,10 @@ def test_the_route_shapes_sit_on_every_side_of_the_thresholds():
         (("reflect", "replicate"), ((2, 2), (3, 3))),
     ],
 )
-def test_eager_pad_equals_numpy_pad(size, grad, mode, pairs):
+def test_eager_pad_equals_reference_pad(size, grad, mode, pairs):
     x = torch.randn(ROUTE_SHAPES[size], dtype=torch.float64, requires_grad=grad)
     modes = mode if isinstance(mode, tuple) else (mode, mode)
-    out, expected = _conv.eager_pad(x, pairs, mode), numpy_pad(x, pairs, modes)
+    out, expected = _conv.eager_pad(x, pairs, mode), reference_pad(x, pairs, modes)
     assert torch.equal(out, expected)
     if grad:
         probe = torch.randn_like(expected)
@@ -255,7 +217,7 @@ def coord_reference(layer, x):
     stacked = torch.cat([x, coords], dim=1)
     pairs = [(p, p) for p in layer.padding]
     modes = (layer.pad_mode,) * len(sizes)
-    padded = numpy_pad(stacked, pairs, modes)
+    padded = reference_pad(stacked, pairs, modes)
     return {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[len(sizes)](padded, layer.weight, layer.bias, layer.stride)
 
 

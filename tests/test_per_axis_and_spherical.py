@@ -21,45 +21,10 @@ from torch import nn
 import padmods
 import padmods.functional as pf
 
+from _reference import NUMPY_MODES, reference_pad, spherical_reference
 from conftest import assert_same_function
 
-NUMPY_MODES = {
-    "zeros": "constant",
-    "reflect": "reflect",
-    "replicate": "edge",
-    "circular": "wrap",
-    "symmetric": "symmetric",
-}
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def reference_pad(x: torch.Tensor, pairs, modes) -> torch.Tensor:
-    """Pad axis by axis, gathering the indices that np.pad gives (a zero border: a mask of zeros)."""
-    for axis, ((before, after), mode) in enumerate(zip(pairs, modes, strict=True), start=x.dim() - len(pairs)):
-        size = x.shape[axis]
-        if mode == "zeros":
-            keep = np.pad(np.ones(size), (before, after), mode="constant")
-            index = np.pad(np.arange(size), (before, after), mode="edge")
-            shape = [1] * x.dim()
-            shape[axis] = len(keep)
-            x = x.index_select(axis, torch.from_numpy(index)) * torch.from_numpy(keep).to(x.dtype).view(shape)
-        else:
-            x = x.index_select(axis, torch.from_numpy(np.pad(np.arange(size), (before, after), mode=NUMPY_MODES[mode])))
-    return x
-
-
-def spherical_reference(x: torch.Tensor, pairs) -> torch.Tensor:
-    """out[p, q] = x[row(p), (q + shift(p)) mod W]; past a pole the row mirrors and shifts by W / 2."""
-    (top, bottom), (left, right) = pairs
-    height, width = x.shape[-2:]
-    rows, columns = [], []
-    for p, q in itertools.product(range(-top, height + bottom), range(-left, width + right)):
-        row = p if 0 <= p < height else (-1 - p if p < 0 else 2 * height - 1 - p)
-        shift = 0 if 0 <= p < height else width // 2
-        rows.append(row)
-        columns.append((q + shift) % width)
-    flat = x.flatten(-2)[..., torch.tensor(rows) * width + torch.tensor(columns)]
-    return flat.unflatten(-1, (height + top + bottom, width + left + right))
 
 
 # ---- per-axis padding --------------------------------------------------------------------------

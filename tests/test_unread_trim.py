@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from test_eager_paths import numpy_pad, spherical_reference
 
 import padmods
 from padmods import _conv
 
+from _reference import reference_pad, spherical_reference
 from conftest import assert_same_function
 
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -59,7 +59,7 @@ def layer_and_reference(mode, dims, padding, stride):
 
     def reference(x):
         pairs = [(padding, padding)] * dims
-        full = spherical_reference(x, pairs) if mode == "spherical" else numpy_pad(x, pairs, modes)
+        full = spherical_reference(x, pairs) if mode == "spherical" else reference_pad(x, pairs, modes)
         return CONV[dims](full, layer.weight, layer.bias, stride)
 
     return layer, reference

@@ -251,7 +251,9 @@ def border_conv(
     Plain eager calls with a stride drop the trailing border that no output reads
     (:func:`unread_trimmed`); traced graphs keep the whole border, whose size may be a symbol.
     """
-    if not is_zeros(mode) and any(step > 1 for step in stride) and (eager or _is_plain_eager_static(pairs)):
-        pairs = unread_trimmed(pairs, input.shape[2:], weight.shape[2:], stride, dilation)
+    if not is_zeros(mode) and any(step > 1 for step in stride):
+        eager = eager or _is_plain_eager_static(pairs)  # asked once here, not again below
+        if eager:
+            pairs = unread_trimmed(pairs, input.shape[2:], weight.shape[2:], stride, dilation)
     padded, padding = conv_operands(input, pairs, mode, eager=eager)
     return conv(padded, weight, bias, stride, padding, dilation, groups, eager=eager)

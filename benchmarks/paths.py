@@ -24,11 +24,10 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
 - ``reflect-fold``: reflect padding with the one-pass fold as its backward, against ``F.pad``.
 - ``coord-append``: training CoordConv on a deep layer (weights larger than maps), the coordinate
   channels appended to the input, against splitting the weight into input and coordinate taps.
-- ``coord-append`` (forward on ``PW``): an inference pointwise layer that widens the channels,
-  the coordinate channels appended to its input, against the weight split into the kept input
-  taps and the coordinates' term added to the (wider) output.
-- ``coord-kept-taps``: inference CoordConv with the layer's input taps kept between calls, against
-  splitting the weight per call.
+- ``coord-kept``: inference CoordConv with the layer's input taps and coordinate term kept
+  between calls (one convolution and one addition), against splitting the weight and computing
+  the term per call (``R4``), and against appending the coordinate channels to the input of a
+  pointwise layer that widens the channels (``PW``), the form it replaced there.
 - ``stride2-trim``: a stride-2 reflect convolution through ``padmods._conv.border_conv``, which
   leaves out the last padded row and column that no window reads (``_conv.unread_trimmed``),
   against ``F.conv2d(F.pad(x, pads, mode='reflect'), ...)`` with the whole border: depthwise on a
@@ -300,40 +299,32 @@ def _coord_append(shape: Shape) -> Pair:
         clever=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros", eager=True),
         simple=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros"),
         taken=lambda: _coord.appends_coordinates(x, params[0]),
-        why_not="without autograd the layer keeps its input taps instead (the coord-kept-taps row)",
+        why_not="without autograd the layer keeps its input taps and coordinate term instead (the coord-kept rows)",
     )
 
 
-def _coord_append_inference(shape: Shape) -> Pair:
-    """Inference CoordConv that widens the channels: coordinates appended, against kept taps and the term."""
-    stride, pairs, _, dilation = _geometry(shape)
-    x = _input(shape)
-    params = _params(shape, shape.in_channels + 2)
-    taps = params[0][:, : shape.in_channels].detach().contiguous()
-    return Pair(
-        "coord-append",
-        shape,
-        x,
-        params,
-        clever=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros", eager=True),
-        simple=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros", input_taps=taps),
-        taken=lambda: _coord.appends_coordinates(x, params[0], stride),
-        why_not="with autograd a layer this shallow splits the weight (its input is larger than its taps)",
-    )
+def _coord_kept(shape: Shape, against: str) -> Pair:
+    """Inference CoordConv with its input taps and coordinate term kept between calls.
 
-
-def _coord_kept_taps(shape: Shape) -> Pair:
-    """Inference CoordConv: the layer's kept contiguous input taps, against splitting the weight per call."""
+    ``against='split'``: the weight split per call and the term computed per call (the form with
+    autograd); ``against='append'``: the coordinate channels appended to the input, the form a
+    layer whose weight cannot be kept (parametrized) takes where its output is the wider.
+    """
     stride, pairs, _, dilation = _geometry(shape)
     layer = padmods.CoordConv2d(shape.in_channels, shape.out_channels, shape.kernel, padding=shape.padding)
     params = (layer.weight, layer.bias)
+    x = _input(shape)
+    appends = against == "append"
+    if appends:
+        with torch.no_grad():
+            assert _coord.appends_coordinates(x, layer.weight, stride)
     return Pair(
-        "coord-kept-taps",
+        "coord-kept",
         shape,
-        _input(shape),
+        x,
         params,
         clever=lambda x, w, b: layer(x),
-        simple=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros"),
+        simple=lambda x, w, b: _coord.coord_conv(x, w, b, stride, pairs, dilation, False, "zeros", eager=appends),
         taken=lambda: not torch.is_grad_enabled(),
         why_not="with autograd the weight changes every step: coord-append or the split",
     )
@@ -392,8 +383,8 @@ def make_pairs() -> list[Pair]:
         _fold_backward(CASES["A"], "reflect"),
         _fold_backward(CASES["R4"], "reflect"),
         _coord_append(CASES["R4"]),
-        _coord_append_inference(CASES["PW"]),
-        _coord_kept_taps(CASES["R4"]),
+        _coord_kept(CASES["R4"], "split"),
+        _coord_kept(CASES["PW"], "append"),
         _stride2_trim(CASES["DW2"], depthwise=True),
         _stride2_trim(CASES["S2"], depthwise=False),
         _eager_plan(CASES["T"]),

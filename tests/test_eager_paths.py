@@ -8,7 +8,8 @@ A plain eager call decides once, at the top of the layer, that no tracer or tran
 - every border but zeros through ``padmods._border_pad.border_pad``: one buffer for symmetric,
   spherical and per-axis borders, and a backward that folds the border back in one pass;
 - CoordConv without weight-sized copies: the coordinate channels appended to a small input in
-  training (``_coord.appends_coordinates``), and the input taps kept between calls in inference.
+  training (``_coord.appends_coordinates``), and in inference the input taps and the coordinate
+  term of each input size kept between calls.
 
 The simple forms here are written without the engine: ``numpy.pad`` indices gathered by torch
 and the sphere written row by row (``tests/_reference.py``), ``torch.cat`` of coordinate channels,
@@ -247,16 +248,90 @@ def test_coord_appending_route_with_partial_border():
 
 @pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
 @pytest.mark.parametrize("dims", [1, 2, 3])
-def test_coord_inference_appends_where_the_output_is_wider(context, dims):
-    """A pointwise layer that widens the channels: in inference the stack of input and coordinates
-    is smaller than the output, so it is convolved, and equals the concatenation."""
+@pytest.mark.parametrize("pad", ["zeros", "reflect", "circular", "symmetric"])
+@pytest.mark.parametrize("with_r", [False, True])
+def test_coord_kept_term_equals_concatenation(context, dims, pad, with_r):
+    """In inference the layer convolves the input's own channels and adds the coordinate term it
+    keeps for each input size; every call, first or repeated, batch of one or more, and with the
+    stride that shrinks the output, equals the concatenation."""
+    torch.manual_seed(4)
+    layer = padmods.create("coord", 3, 5, 3, dim=dims, padding=1, stride=2, pad=pad, with_r=with_r).double().eval()
+    for batch, size in [(2, 6), (2, 6), (1, 7), (3, 5), (1, 6)]:
+        x = torch.randn(batch, 3, *[size] * dims, dtype=torch.float64)
+        with context():
+            out = layer(x)
+        torch.testing.assert_close(out, coord_reference(layer, x).detach(), rtol=1e-12, atol=1e-12)
+    assert len(layer.__dict__["_kept"][2][1]) == 3  # one term per input size
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+def test_coord_kept_term_of_a_partial_border_equals_the_traced_form(context):
+    torch.manual_seed(5)
+    layer = padmods.CoordConv2d(3, 4, 3, padding=1, pad="partial", with_r=True).double().eval()
+    for size in (5, 6, 5):
+        x = torch.randn(2, 3, size, size + 1, dtype=torch.float64)
+        with context():
+            out = layer(x)
+        expected = layer._traced_forward(x, layer.weight, layer.bias).detach()
+        torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_coord_kept_terms_are_bounded_and_stay_right_past_the_bound():
+    layer = padmods.CoordConv2d(2, 3, 3, padding=1).double().eval()
+    with torch.no_grad():
+        for size in range(3, 3 + 2 * _coord.KEPT_TERMS):
+            x = torch.randn(1, 2, size, 4, dtype=torch.float64)
+            torch.testing.assert_close(layer(x), coord_reference(layer, x), rtol=1e-12, atol=1e-12)
+            assert len(layer.__dict__["_kept"][2][1]) <= _coord.KEPT_TERMS
+
+
+def test_coord_kept_term_follows_the_output_dtype_under_autocast():
+    """A term kept for bfloat16 outputs (autocast) is not added to a float32 output, nor the other way round."""
+    torch.manual_seed(6)
+    layer = padmods.CoordConv2d(3, 4, 3, padding=1).eval()
+    x = torch.randn(2, 3, 8, 8)
+    layer.weight.data[:, 3:] = torch.randn(4, 2, 3, 3)  # coordinate taps that matter
+    expected = coord_reference(layer, x).detach()
+    with torch.no_grad():
+        plain = layer(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = layer(x)
+        again = layer(x)
+    assert low.dtype == torch.bfloat16
+    assert plain.dtype == again.dtype == torch.float32
+    torch.testing.assert_close(plain, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(again, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(low.float(), expected, rtol=0.05, atol=0.1)
+
+
+def test_coord_kept_term_is_not_recomputed(monkeypatch):
+    """The second call of a size adds the kept term: the coordinates' closed form is not evaluated."""
+    layer = padmods.CoordConv2d(2, 3, 3, padding=1).eval()
+    x = torch.randn(2, 2, 6, 6)
+    calls = []
+    original = _coord.coord_term
+    monkeypatch.setattr(_coord, "coord_term", lambda *a: calls.append(1) or original(*a))
+    with torch.no_grad():
+        first, second = layer(x), layer(x)
+    assert len(calls) == 1
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_coord_parametrized_inference_appends_where_the_output_is_wider(context, dims):
+    """A pointwise layer that widens the channels, with a weight it cannot keep (parametrized): the
+    stack of input and coordinates is smaller than the output, so it is convolved, and equals the
+    concatenation."""
     torch.manual_seed(4)
     layer = padmods.create("coord", 4, 24, 1, dim=dims, with_r=dims == 2).double().eval()
+    torch.nn.utils.parametrizations.weight_norm(layer)
     x = torch.randn(2, 4, *[5] * dims, dtype=torch.float64)
     with context():
         assert _coord.appends_coordinates(x, layer.weight, layer.stride)
         out = layer(x)
     torch.testing.assert_close(out, coord_reference(layer, x).detach(), rtol=1e-12, atol=1e-12)
+    assert "_kept" not in layer.__dict__
     narrowing = padmods.create("coord", 24, 4, 1, dim=dims)
     with context():  # the output is the smaller one: the coordinates' term is added to it instead
         assert not _coord.appends_coordinates(x.new_empty(2, 24, *[5] * dims).float(), narrowing.weight)
@@ -312,10 +387,10 @@ def test_coord_kept_taps_stay_out_of_state_dict_and_pickle():
     layer = padmods.CoordConv2d(3, 4, 3, padding=1).eval()
     with torch.no_grad():
         layer(torch.randn(1, 3, 5, 5))
-    assert "_input_taps" in layer.__dict__
+    assert "_kept" in layer.__dict__
     assert set(layer.state_dict()) == {"weight", "bias"}
     clone = pickle.loads(pickle.dumps(layer))
-    assert "_input_taps" not in clone.__dict__
+    assert "_kept" not in clone.__dict__
     x = torch.randn(1, 3, 5, 5)
     with torch.no_grad():
         assert torch.equal(clone(x), layer(x))
@@ -330,7 +405,7 @@ def test_coord_parametrized_weight_is_never_kept():
         before = layer(x)
         layer.parametrizations.weight.original0.mul_(3.0)
         after = layer(x)
-    assert "_input_taps" not in layer.__dict__
+    assert "_kept" not in layer.__dict__
     assert not torch.allclose(before, after)
 
 

@@ -267,6 +267,7 @@ def coord_conv(
     *,
     eager: bool = False,
     input_taps: Optional[Tensor] = None,
+    kept_terms: Optional[dict[Any, Tensor]] = None,
 ) -> Tensor:
     """CoordConv of a batched input over one of :data:`COORD_BORDERS`, given resolved ``pairs`` (no checks).
 
@@ -276,15 +277,16 @@ def coord_conv(
     coordinate term by the same ratio map as the input's convolution.
 
     ``eager=True`` (a plain eager call, decided by the caller) may take :func:`appends_coordinates`'s
-    form instead, and ``input_taps``, when given, is ``weight[:, :C_in]`` as a contiguous tensor the
-    caller keeps between calls, so that no weight-sized copy is made per call.
+    form instead. Where the weight does not change between calls (inference), the caller may keep
+    ``input_taps``, ``weight[:, :C_in]`` as a contiguous tensor, so that no weight-sized copy is
+    made per call, and ``kept_terms``, a dictionary in which the whole coordinate term of each
+    geometry is kept once computed: the call is then the input's convolution and one addition.
     """
     channels = input.shape[1]
-    if eager and appends_coordinates(input, weight, stride):
+    if eager and kept_terms is None and appends_coordinates(input, weight, stride):
         coords = coord_image.eager(tuple(input.shape[2:]), with_r, input.device, input.dtype)
         stacked = torch.cat([input, coords.unsqueeze(0).expand(input.shape[0], *coords.shape)], dim=1)
         return engine_conv(stacked, weight, bias, stride, pairs, dilation, 1, border, eager=True)
-    dims = len(pairs)
     input_weight, coord_weight = weight.split([channels, weight.shape[1] - channels], dim=1)
     if input_taps is not None:
         input_weight = input_taps
@@ -294,24 +296,80 @@ def coord_conv(
     # a tracer's symbolic sizes are not tested (a jit trace would keep the answer as a constant)
     if (eager or _geometry.is_static(sizes)) and 0 in sizes:
         return out
-    padding = padding_of(border)  # what the coordinates read beyond the border
     # in the output's dtype, which differs from the input's under autocast
-    key = (sizes, kernel, stride, dilation, pairs, padding, input.device, out.dtype)
-    factors = coord_factors.eager(*key) if eager else coord_factors(*key)
+    geometry = (sizes, kernel, stride, dilation, pairs, border, with_r, input.device, out.dtype)
+    if kept_terms is not None:
+        term = kept_terms.get(geometry)
+        if term is None:
+            term = _coordinate_term(coord_weight, *geometry, input.dtype, eager=True)
+            if len(kept_terms) >= KEPT_TERMS:
+                kept_terms.clear()
+            kept_terms[geometry] = term
+        return out.add_(term)  # broadcast over the batch; the kept term is only read
     plain = eager or is_plain_eager()  # the in-place forms only in plain eager calls, not under torch.func
     if border != "partial" and not with_r and plain:
+        factors = _factors(*geometry[:5], padding_of(border), input.device, out.dtype, eager=eager)
         return add_coord_term_(out, coord_weight, factors)
-    term = coord_term(coord_weight[:, :dims].to(out.dtype), factors)
-    if with_r:
-        radius = coord_image(sizes, True, input.device, input.dtype)[dims:].unsqueeze(0)
-        term = term + border_conv(radius, coord_weight[:, dims:], None, stride, pairs, dilation, 1, padding)[0]
-    if border == "partial":
-        term = term * ratio_map(sizes, kernel, stride, dilation, pairs, input.device, input.dtype)
+    term = _coordinate_term(coord_weight, *geometry, input.dtype, eager=eager)
     # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a
     # leading unit axis keeps autograd from reducing the gradient over it
     if not plain:  # broadcast over any batch size, one the tracer may not know
         return out + term.unsqueeze(0)
     return out.add_(term.unsqueeze(0) if out.shape[0] == 1 else term)
+
+
+#: How many geometries (input size, dtype, device) :func:`coord_conv` keeps a coordinate term
+#: for in one ``kept_terms`` dictionary; past it the dictionary starts again.
+KEPT_TERMS = 8
+
+
+def _factors(
+    sizes: tuple[Any, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pairs: Pairs,
+    padding: Border,
+    device: torch.device,
+    dtype: torch.dtype,
+    *,
+    eager: bool,
+) -> CoordFactors:
+    """:func:`coord_factors` for what the coordinates read beyond the border, ``padding``."""
+    key = (sizes, kernel, stride, dilation, pairs, padding, device, dtype)
+    return coord_factors.eager(*key) if eager else coord_factors(*key)
+
+
+def _coordinate_term(
+    coord_weight: Tensor,
+    sizes: tuple[Any, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pairs: Pairs,
+    border: Border,
+    with_r: bool,
+    device: torch.device,
+    dtype: torch.dtype,
+    input_dtype: torch.dtype,
+    *,
+    eager: bool,
+) -> Tensor:
+    """The convolution of every coordinate channel with ``coord_weight``, ``(C_out, O_1, ..., O_n)`` in ``dtype``.
+
+    The radius channel's image is built in ``input_dtype``; a partial border's ratio map rescales
+    the whole term.
+    """
+    dims = len(sizes)
+    padding = padding_of(border)  # what the coordinates read beyond the border
+    factors = _factors(sizes, kernel, stride, dilation, pairs, padding, device, dtype, eager=eager)
+    term = coord_term(coord_weight[:, :dims].to(dtype), factors)
+    if with_r:
+        radius = coord_image(sizes, True, device, input_dtype)[dims:].unsqueeze(0)
+        term = term + border_conv(radius, coord_weight[:, dims:], None, stride, pairs, dilation, 1, padding)[0]
+    if border == "partial":
+        term = term * ratio_map(sizes, kernel, stride, dilation, pairs, device, input_dtype)
+    return term
 
 
 def appends_coordinates(input: Tensor, weight: Tensor, stride: Optional[tuple[int, ...]] = None) -> bool:

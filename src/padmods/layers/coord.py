@@ -121,7 +121,7 @@ class CoordConvNd(PaddedConvNd):
         self, input: Tensor, weight: Tensor, bias: Optional[Tensor], pairs: Pairs, *, eager: bool = False
     ) -> Tensor:
         if self._pad_border is not None:
-            taps = self._kept_input_taps(weight) if eager else None
+            kept = self._kept_operands(weight) if eager else None
             return coord_conv(
                 input,
                 weight,
@@ -132,7 +132,8 @@ class CoordConvNd(PaddedConvNd):
                 self.with_r,
                 self._pad_border,
                 eager=eager,
-                input_taps=taps,
+                input_taps=None if kept is None else kept[0],
+                kept_terms=None if kept is None else kept[1],
             )
         # a border of a plugin class: its own convolution of the input and of the coordinate image
         pad_conv, channels = self._pad_layer.padded_conv, self.in_channels
@@ -145,28 +146,33 @@ class CoordConvNd(PaddedConvNd):
         coords = coord_image(sizes, self.with_r, input.device, input.dtype).unsqueeze(0)
         return out + pad_conv(coords, weight[:, channels:], None, self.stride, pairs, self.dilation, 1)
 
-    def _kept_input_taps(self, weight: Tensor) -> Optional[Tensor]:
-        """``weight[:, :in_channels]`` as a contiguous tensor, kept while the weight does not change.
+    def _kept_operands(self, weight: Tensor) -> Optional[tuple[Tensor, dict[Any, Tensor]]]:
+        """What the layer keeps of its weight between calls that do not train it, or ``None``.
+
+        ``weight[:, :in_channels]`` as a contiguous tensor, and a dictionary in which
+        :func:`padmods._coord.coord_conv` keeps the coordinate term of each input size: an
+        inference call is then the input's convolution and one addition, with no weight-sized copy
+        and no term computed again.
 
         Only where autograd does not record the weight (``eval()`` under ``torch.no_grad()`` or
         ``torch.inference_mode()``, or a frozen weight) and the weight is the layer's own
-        ``Parameter``: a parametrized weight is a new tensor in every call. The copy is made again
+        ``Parameter``: a parametrized weight is a new tensor in every call. Both are made again
         when the weight changes in place (an optimizer step, ``load_state_dict``: its version
         counter moves), is replaced (``layer.weight = ...``, ``.data = ...``), or the call moves
-        into or out of ``torch.inference_mode()``. It is a plain attribute: never in the
+        into or out of ``torch.inference_mode()``. They are a plain attribute: never in the
         ``state_dict``, dropped when the layer is pickled, and made anew by a deep copy (whose
         weight is another tensor).
         """
         if (torch.is_grad_enabled() and weight.requires_grad) or not isinstance(weight, torch.nn.Parameter):
             return None
         key = (weight._version, weight.data_ptr(), torch.is_inference_mode_enabled())
-        kept = self.__dict__.get("_input_taps")
+        kept = self.__dict__.get("_kept")
         if kept is not None and kept[0] is weight and kept[1] == key:
-            taps: Tensor = kept[2]
-            return taps
-        taps = weight[:, : self.in_channels].contiguous()
-        self.__dict__["_input_taps"] = (weight, key, taps)
-        return taps
+            operands: tuple[Tensor, dict[Any, Tensor]] = kept[2]
+            return operands
+        operands = (weight[:, : self.in_channels].contiguous(), {})
+        self.__dict__["_kept"] = (weight, key, operands)
+        return operands
 
     def extra_repr(self) -> str:
         """The settings that differ from the defaults, ``with_r`` and ``pad`` included."""
@@ -219,7 +225,7 @@ class CoordConvNd(PaddedConvNd):
         state = dict(state)
         state.pop("_pad_layer", None)  # looked up again by name when unpickled
         state.pop("_pad_border", None)
-        state.pop("_input_taps", None)  # a copy of the weight, made again when needed
+        state.pop("_kept", None)  # copies of the weight and terms made from it, made again when needed
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -22,6 +22,9 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
   in one buffer with a one-pass backward, against ``padmods._axis_pad.concat_pad`` (one
   concatenation per axis).
 - ``reflect-fold``: reflect padding with the one-pass fold as its backward, against ``F.pad``.
+- ``fold-in-place``: a layer's convolution over a reflect or symmetric border whose backward folds
+  the border into the convolution's fresh input gradient in place (``owned``), against folding it
+  into a copy of that gradient, the form for a padded tensor someone else may hold.
 - ``coord-append``: training CoordConv on a deep layer (weights larger than maps), the coordinate
   channels appended to the input, against splitting the weight into input and coordinate taps.
 - ``coord-kept``: inference CoordConv with the layer's input taps and coordinate term kept
@@ -70,6 +73,7 @@ CASES: dict[str, Shape] = {
     "A1": dataclasses.replace(SHAPES["A"], name="A1", batch=1),
     "R4": Shape("R4", 4, 256, 256, 7, 3, 1, 1),  # a ResNet's deep layer: weights larger than maps
     "T": Shape("T", 1, 8, 8, 8, 3, 1, 1),  # a tiny call, where per-call Python shows
+    "U1": Shape("U1", 2, 32, 32, 128, 3, 1, 1),  # a U-Net's first level: few channels, a large map
     "PW": Shape("PW", 4, 24, 144, 56, 1, 1, 0),  # MobileNetV2's pointwise expansion, 24 -> 144 channels
     "DW2": Shape("DW2", 4, 96, 96, 56, 3, 2, 1),  # MobileNetV2's first stride-2 depthwise layer (groups=96)
     "S2": Shape("S2", 4, 32, 32, 112, 3, 2, 1),  # a dense stride-2 3x3 layer on a 112x112 map
@@ -286,6 +290,22 @@ def _fold_backward(shape: Shape, mode: str) -> Pair:
     )
 
 
+def _fold_in_place(shape: Shape, mode: str) -> Pair:
+    """A layer's convolution whose border folds into the convolution's input gradient in place, against into a copy."""
+    stride, pairs, _, dilation = _geometry(shape)
+    modes = (mode,) * len(pairs)
+    return Pair(
+        "fold-in-place",
+        shape,
+        _input(shape),
+        _params(shape),
+        clever=lambda x, w, b: _conv.border_conv(x, w, b, stride, pairs, dilation, 1, mode, eager=True),
+        simple=lambda x, w, b: F.conv2d(border_pad(x, pairs, modes), w, b, stride, 0, dilation),
+        taken=torch.is_grad_enabled,
+        why_not="a backward path: the forward is the same call",
+    )
+
+
 def _coord_append(shape: Shape) -> Pair:
     """Training CoordConv on a deep layer: coordinates appended to the input, against the split weight."""
     stride, pairs, _, dilation = _geometry(shape)
@@ -382,6 +402,9 @@ def make_pairs() -> list[Pair]:
         _one_pass_pad(CASES["A"], ("zeros", "circular")),
         _fold_backward(CASES["A"], "reflect"),
         _fold_backward(CASES["R4"], "reflect"),
+        _fold_in_place(CASES["A"], "reflect"),
+        _fold_in_place(CASES["U1"], "reflect"),
+        _fold_in_place(CASES["U1"], "symmetric"),
         _coord_append(CASES["R4"]),
         _coord_kept(CASES["R4"], "split"),
         _coord_kept(CASES["PW"], "append"),

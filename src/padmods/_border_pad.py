@@ -164,11 +164,15 @@ def _pad_arg(pairs: Pairs) -> list[int]:
     return [p for pair in reversed(pairs) for p in pair]
 
 
-def _fold(grad: Tensor, pairs: Pairs, modes: Sequence[str]) -> Tensor:
-    """The adjoint of :func:`_fill`: fold each axis's border back, the last padded axis first, in one buffer."""
+def _fold(grad: Tensor, pairs: Pairs, modes: Sequence[str], *, in_place: bool = False) -> Tensor:
+    """The adjoint of :func:`_fill`: fold each axis's border back, the last padded axis first, in one buffer.
+
+    The result is a view of the centre of that buffer: a copy of ``grad``, or with ``in_place``
+    ``grad`` itself, which the fold then overwrites.
+    """
     count = len(pairs)
     sizes = [n - before - after for n, (before, after) in zip(grad.shape[grad.dim() - count :], pairs, strict=True)]
-    work = grad.clone(memory_format=_memory_format(grad))
+    work = grad if in_place else grad.clone(memory_format=_memory_format(grad))
     steps = _steps(sizes, pairs)
     for i, spans in reversed(steps):
         (before, after), axis, mode = pairs[i], grad.dim() - count + i, modes[i]
@@ -190,25 +194,48 @@ class _BorderPad(torch.autograd.Function):
     It works under ``torch.func`` too: the forward, backward and forward-mode (``jvp``) rules are
     plain tensor code that vmap batches itself (``generate_vmap_rule``), and padding is linear,
     so the tangent is padded the way the input is.
+
+    ``owned``: the padded tensor goes to one consumer inside padmods (a convolution) and nowhere
+    else, so its gradient is a fresh tensor that nothing else holds; a first-order backward folds
+    the border into it in place (:func:`_owns`) instead of into a copy, one pass over the padded
+    gradient fewer.
     """
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(input: Tensor, pairs: Pairs, modes: tuple[str, ...]) -> Tensor:
+    def forward(input: Tensor, pairs: Pairs, modes: tuple[str, ...], owned: bool = False) -> Tensor:
         return _fill(input, pairs, modes)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        _, ctx.pairs, ctx.modes = inputs
+        _, ctx.pairs, ctx.modes, *owned = inputs
+        ctx.owned = bool(owned and owned[0])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        return _BorderFold.apply(grad, ctx.pairs, ctx.modes), None, None
+        if ctx.owned and _owns(grad):
+            return _fold(grad, ctx.pairs, ctx.modes, in_place=True), None, None, None
+        return _BorderFold.apply(grad, ctx.pairs, ctx.modes), None, None, None
 
     @staticmethod
     def jvp(ctx: Any, tangent: Tensor, *_: Any) -> Tensor:
         return _fill(tangent, ctx.pairs, ctx.modes)
+
+
+def _owns(grad: Tensor) -> bool:
+    """Whether a first-order backward may overwrite ``grad``.
+
+    First order: no graph of the backward is recorded. ``grad`` must be a dense tensor of its own:
+    not a view, no two elements in one place, no subclass (``torch.func``'s wrappers, DTensor).
+    """
+    return (
+        not torch.is_grad_enabled()
+        and not grad.requires_grad
+        and not grad._is_view()
+        and (grad.is_contiguous() or grad.is_contiguous(memory_format=_memory_format(grad)))
+        and type(grad) is Tensor
+    )
 
 
 class _BorderFold(torch.autograd.Function):
@@ -233,7 +260,7 @@ class _BorderFold(torch.autograd.Function):
         return _fold(tangent, ctx.pairs, ctx.modes)
 
 
-def border_pad(input: Tensor, pairs: Pairs, mode: str | Sequence[str]) -> Tensor:
+def border_pad(input: Tensor, pairs: Pairs, mode: str | Sequence[str], *, owned: bool = False) -> Tensor:
     r"""Pad the last ``len(pairs)`` axes of ``input`` in one buffer, each axis with its own mode.
 
     Args:
@@ -243,6 +270,8 @@ def border_pad(input: Tensor, pairs: Pairs, mode: str | Sequence[str]) -> Tensor
             symmetric and pole by at most the size.
         mode: One of :data:`ONE_PASS_MODES` for every axis, a sequence with one per axis, or
             ``'spherical'`` (``('pole', 'circular')``, width even).
+        owned: The caller hands the result to one consumer of its own and to nothing else (no
+            hook, no ``retain_grad``), so that the backward may fold into the incoming gradient.
 
     Shape:
         - Input: :math:`(*, n_1, \ldots, n_k)`
@@ -251,6 +280,6 @@ def border_pad(input: Tensor, pairs: Pairs, mode: str | Sequence[str]) -> Tensor
     pairs = tuple((before, after) for before, after in pairs)
     modes = repeat_edges(tuple(mode) if not isinstance(mode, str) else axis_modes(mode, len(pairs)), pairs)
     if torch.is_grad_enabled() and input.requires_grad:
-        out: Tensor = _BorderPad.apply(input, pairs, modes)
+        out: Tensor = _BorderPad.apply(input, pairs, modes, owned)
         return out
     return _fill(input, pairs, modes)

@@ -118,8 +118,9 @@ def conv_operands(input: Tensor, pairs: Pairs, mode: Border, *, eager: bool = Fa
     befores, afters = zip(*pairs, strict=True)
     if befores == afters and (not any(befores) or is_zeros(mode)):
         return input, befores
-    pad = eager_pad if eager else explicit_pad
-    return pad(input, pairs, mode), (0,) * len(pairs)
+    if eager:  # the padded copy goes to the convolution alone: its backward may fold in place
+        return eager_pad(input, pairs, mode, owned=True), (0,) * len(pairs)
+    return explicit_pad(input, pairs, mode), (0,) * len(pairs)
 
 
 def is_zeros(mode: Border) -> bool:
@@ -157,7 +158,7 @@ def explicit_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     return F.pad(input, _geometry.to_pad_arg(pairs), mode="constant" if mode == "zeros" else mode)
 
 
-def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
+def eager_pad(input: Tensor, pairs: Pairs, mode: Border, *, owned: bool = False) -> Tensor:
     """:func:`explicit_pad` for a plain eager call with int padding: every border in one pass.
 
     One torch mode takes ``F.pad``, with :func:`padmods._border_pad.border_pad`'s one-pass backward
@@ -166,6 +167,8 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     borders of a large input are built in one buffer by ``border_pad``; on smaller inputs, torch
     modes per axis take one ``F.pad`` per axis without autograd, and otherwise one concatenation
     per axis (whose backward, narrowing the gradient, beats torch's circular one on small maps).
+    ``owned``: the caller hands the padded tensor to its convolution and to nothing else
+    (:func:`padmods._border_pad.border_pad`).
     """
     modes = repeat_edges(axis_modes(mode, len(pairs)), pairs)
     single = modes[0] if len(set(modes)) == 1 else None
@@ -175,10 +178,10 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border) -> Tensor:
     if single in BORDER_COPY_MODES:  # torch's forward; padmods' backward where torch's is slower
         least = _BORDER_PAD_MIN_ELEMENTS if single == "circular" else _FOLD_MIN_ELEMENTS
         if tracked and elements >= least:
-            return border_pad(input, pairs, modes)
+            return border_pad(input, pairs, modes, owned=owned)
         return F.pad(input, _geometry.to_pad_arg(pairs), mode=single)
     if elements >= _FOLD_MIN_ELEMENTS and fits_one_pass(input, pairs, modes):
-        return border_pad(input, pairs, modes)
+        return border_pad(input, pairs, modes, owned=owned)
     if not tracked and all(m in TORCH_PAD_MODES for m in modes):  # one F.pad per axis, first axis first
         for axis, ((before, after), axis_mode) in enumerate(zip(pairs, modes, strict=True)):
             flat = [0] * (2 * len(pairs))

@@ -209,7 +209,8 @@ def _show_table(table: str, rst: str | None) -> None:
 
 def _run_models(args: argparse.Namespace, device: torch.device) -> int:
     """``--experiment models``: whole converted models against the plain model (``models.py``)."""
-    from models import MODES, rst_table, run_models
+    from border_taps import count_taps
+    from models import CASES, MODES, rst_table, run_models
 
     if device.type != "cpu":
         raise SystemExit("--experiment models times the CPU; run it without --device")
@@ -223,8 +224,15 @@ def _run_models(args: argparse.Namespace, device: torch.device) -> int:
         return 0
     env = environment(args, device)
     print(f"padmods {env['padmods']}, torch {env['torch']}, {env['processor']}, {env['threads']} threads, cpu")
+    names = split_commas(args.models)
+    if any(name not in CASES for name in names):
+        raise SystemExit(f"--models takes {list(CASES)}, got {names}")
+    border_taps = {}
+    for name in names:  # the arithmetic bound of a border other than zeros (border_taps.py)
+        border_taps[name] = count_taps(CASES[name].build(), torch.randn(CASES[name].input_shape)).ratio
+        print(f"{name}: a border other than zeros computes {border_taps[name]:.3f}x zero padding's multiply-adds")
     rows = run_models(
-        models=split_commas(args.models),
+        models=names,
         modes=modes,
         works=split_commas(args.works),
         rounds=args.rounds,
@@ -233,7 +241,7 @@ def _run_models(args: argparse.Namespace, device: torch.device) -> int:
         clock=args.clock,
     )
     env["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
-    write_json(args.json, {"environment": env, "models": rows})
+    write_json(args.json, {"environment": env, "models": rows, "border_taps": border_taps})
     table = rst_table(rows, modes)
     print()
     _show_table(table, args.rst)

@@ -127,3 +127,16 @@ def test_only_a_dense_fresh_gradient_of_a_first_order_backward_is_overwritten():
         assert not _border_pad._owns(torch.randn(4, 10, 10)[1:])  # a view, though contiguous
         assert not _border_pad._owns(torch.randn(1, 10).expand(3, 10))
     assert not _border_pad._owns(torch.randn(2, 4, 10, 10))  # grad mode: a backward with create_graph
+
+
+@pytest.mark.parametrize("mode", ["reflect", "circular", "symmetric"])
+def test_channels_last_gradients_with_the_fold_in_place(fold_calls, mode):
+    """A channels-last input: the convolution's gradient is channels-last, folded in place all the same."""
+    torch.manual_seed(10)
+    layer = padmods.create(mode, 16, 3, 3, padding=1).double().to(memory_format=torch.channels_last)
+    x = torch.randn(1, 16, 130, 127, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    out = layer(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert_same_function(out, _reference_conv(layer, x, (mode, mode)), [x, layer.weight, layer.bias], atol=1e-9)
+    assert fold_calls == [True]

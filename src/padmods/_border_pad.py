@@ -209,8 +209,7 @@ class _BorderPad(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        _, ctx.pairs, ctx.modes, *owned = inputs
-        ctx.owned = bool(owned and owned[0])
+        _, ctx.pairs, ctx.modes, ctx.owned = inputs
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
@@ -253,7 +252,7 @@ class _BorderFold(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        return _BorderPad.apply(grad, ctx.pairs, ctx.modes), None, None
+        return _BorderPad.apply(grad, ctx.pairs, ctx.modes, False), None, None
 
     @staticmethod
     def jvp(ctx: Any, tangent: Tensor, *_: Any) -> Tensor:

@@ -308,7 +308,9 @@ def coord_conv(
         return out.add_(term)  # broadcast over the batch; the kept term is only read
     plain = eager or is_plain_eager()  # the in-place forms only in plain eager calls, not under torch.func
     if border != "partial" and not with_r and plain:
-        factors = _factors(*geometry[:5], padding_of(border), input.device, out.dtype, eager=eager)
+        factors = (coord_factors.eager if eager else coord_factors)(
+            sizes, kernel, stride, dilation, pairs, padding_of(border), input.device, out.dtype
+        )
         return add_coord_term_(out, coord_weight, factors)
     term = _coordinate_term(coord_weight, *geometry, input.dtype, eager=eager)
     # a fresh output of a built-in border: adding in place saves a copy; for a batch of one, a
@@ -321,23 +323,6 @@ def coord_conv(
 #: How many geometries (input size, dtype, device) :func:`coord_conv` keeps a coordinate term
 #: for in one ``kept_terms`` dictionary; past it the dictionary starts again.
 KEPT_TERMS = 8
-
-
-def _factors(
-    sizes: tuple[Any, ...],
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-    pairs: Pairs,
-    padding: Border,
-    device: torch.device,
-    dtype: torch.dtype,
-    *,
-    eager: bool,
-) -> CoordFactors:
-    """:func:`coord_factors` for what the coordinates read beyond the border, ``padding``."""
-    key = (sizes, kernel, stride, dilation, pairs, padding, device, dtype)
-    return coord_factors.eager(*key) if eager else coord_factors(*key)
 
 
 def _coordinate_term(
@@ -362,7 +347,9 @@ def _coordinate_term(
     """
     dims = len(sizes)
     padding = padding_of(border)  # what the coordinates read beyond the border
-    factors = _factors(sizes, kernel, stride, dilation, pairs, padding, device, dtype, eager=eager)
+    factors = (coord_factors.eager if eager else coord_factors)(
+        sizes, kernel, stride, dilation, pairs, padding, device, dtype
+    )
     term = coord_term(coord_weight[:, :dims].to(dtype), factors)
     if with_r:
         radius = coord_image(sizes, True, device, input_dtype)[dims:].unsqueeze(0)

@@ -124,3 +124,17 @@ def spherical_reference(x: torch.Tensor, pairs) -> torch.Tensor:
         columns.append((q + shift) % width)
     flat = x.flatten(-2)[..., torch.tensor(rows) * width + torch.tensor(columns)]
     return flat.unflatten(-1, (height + top + bottom, width + left + right))
+
+
+#: The convolution of each number of spatial axes.
+CONVS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def reference_layer_conv(layer, x: torch.Tensor, pairs, border) -> torch.Tensor:
+    """A layer's convolution written without its engine: ``x`` padded whole, then convolved unpadded.
+
+    ``border``: one mode per axis for :func:`reference_pad`, or ``'spherical'`` for
+    :func:`spherical_reference`; the layer gives only its weight, bias, stride and dilation.
+    """
+    padded = spherical_reference(x, pairs) if border == "spherical" else reference_pad(x, pairs, border)
+    return CONVS[x.dim() - 2](padded, layer.weight, layer.bias, layer.stride, 0, layer.dilation)

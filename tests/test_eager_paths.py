@@ -22,7 +22,6 @@ import pickle
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,7 +29,7 @@ import padmods
 from padmods import _conv, _coord
 from padmods._border_pad import border_pad
 
-from _reference import NUMPY_MODES, reference_pad, spherical_reference
+from _reference import NUMPY_MODES, reference_layer_conv, reference_pad, spherical_reference
 from conftest import assert_same_function
 
 
@@ -218,8 +217,7 @@ def coord_reference(layer, x):
     stacked = torch.cat([x, coords], dim=1)
     pairs = [(p, p) for p in layer.padding]
     modes = (layer.pad_mode,) * len(sizes)
-    padded = reference_pad(stacked, pairs, modes)
-    return {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[len(sizes)](padded, layer.weight, layer.bias, layer.stride)
+    return reference_layer_conv(layer, stacked, pairs, modes)
 
 
 @pytest.mark.parametrize("dims", [1, 2, 3])

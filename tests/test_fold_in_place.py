@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import padmods
 from padmods import _border_pad
 from padmods.functional import pad
 
-from _reference import reference_pad
+from _reference import reference_layer_conv, reference_pad
 from conftest import assert_same_function
 
 #: Large enough for the one-pass backward of every copying border (256k elements and more).
@@ -38,10 +37,8 @@ def _modes(name: str, dims: int) -> tuple[str, ...]:
     return ("zeros", *("circular",) * (dims - 1)) if name == "per-axis" else (LAYER_MODES[name],) * dims
 
 
-def _reference_conv(layer, x, modes):
-    pairs = [(p, p) for p in layer.padding]
-    padded = reference_pad(x, pairs, modes)
-    return {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[x.dim() - 2](padded, layer.weight, layer.bias, layer.stride)
+def _reference_conv(layer, x, border):
+    return reference_layer_conv(layer, x, [(p, p) for p in layer.padding], border)
 
 
 @pytest.fixture
@@ -74,12 +71,10 @@ def test_layer_gradients_with_the_fold_in_place(fold_calls, dims, name, stride):
 
 
 def test_spherical_layer_gradients_with_the_fold_in_place(fold_calls):
-    from _reference import spherical_reference
-
     torch.manual_seed(7)
     layer = padmods.create("spherical", 16, 3, 3, padding=1).double()
     x = torch.randn(1, 16, 128, 128, dtype=torch.float64, requires_grad=True)
-    expected = F.conv2d(spherical_reference(x, ((1, 1), (1, 1))), layer.weight, layer.bias)
+    expected = _reference_conv(layer, x, "spherical")
     assert_same_function(layer(x), expected, [x, layer.weight, layer.bias], atol=1e-9)
     assert fold_calls == [True]
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import padmods
 from padmods import _conv
 
-from _reference import reference_pad, spherical_reference
+from _reference import reference_layer_conv
 from conftest import assert_same_function
 
-CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 SIZES = {1: [(9,), (10,)], 2: [(9, 10), (8, 8)], 3: [(5, 6, 7)]}
 
 
@@ -57,10 +55,10 @@ def layer_and_reference(mode, dims, padding, stride):
     layer = padmods.create(mode if mode != "per-axis" else modes, 3, 4, 3, dim=dims, stride=stride, padding=padding)
     layer = layer.double()
 
+    border = "spherical" if mode == "spherical" else modes
+
     def reference(x):
-        pairs = [(padding, padding)] * dims
-        full = spherical_reference(x, pairs) if mode == "spherical" else reference_pad(x, pairs, modes)
-        return CONV[dims](full, layer.weight, layer.bias, stride)
+        return reference_layer_conv(layer, x, [(padding, padding)] * dims, border)
 
     return layer, reference
 

@@ -35,6 +35,9 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
   leaves out the last padded row and column that no window reads (``_conv.unread_trimmed``),
   against ``F.conv2d(F.pad(x, pads, mode='reflect'), ...)`` with the whole border: depthwise on a
   MobileNet-shaped map (``DW2``) and dense on a 112x112 map (``S2``).
+- ``zero-axes``: a per-axis layer's convolution (zeros along the height, circular along the
+  width) with the zero axis left to the convolution's own padding (``_conv.zero_axes_apart``),
+  against the whole border padded explicitly, then an unpadded convolution.
 - ``eager-call``: a whole reflect layer's plain eager call (padding planned once per setting, a
   few comparisons for the common input) against the same layer's traced path.
 
@@ -368,6 +371,21 @@ def _stride2_trim(shape: Shape, depthwise: bool) -> Pair:
     )
 
 
+def _zero_axes(shape: Shape) -> Pair:
+    """A per-axis convolution whose zero axis is the convolution's own padding, against padding both axes."""
+    stride, pairs, _, dilation = _geometry(shape)
+    modes = ("zeros", "circular")
+    return Pair(
+        "zero-axes",
+        shape,
+        _input(shape),
+        _params(shape),
+        clever=lambda x, w, b: _conv.border_conv(x, w, b, stride, pairs, dilation, 1, modes, eager=True),
+        simple=lambda x, w, b: F.conv2d(_conv.eager_pad(x, pairs, modes, owned=True), w, b, stride, 0, dilation),
+        taken=lambda: True,
+    )
+
+
 def _eager_plan(shape: Shape) -> Pair:
     """A whole reflect layer's eager call (padding planned once, few checks) against its traced path."""
     layer = padmods.ReflectPadConv2d(shape.in_channels, shape.out_channels, shape.kernel, padding=shape.padding)
@@ -410,6 +428,8 @@ def make_pairs() -> list[Pair]:
         _coord_kept(CASES["PW"], "append"),
         _stride2_trim(CASES["DW2"], depthwise=True),
         _stride2_trim(CASES["S2"], depthwise=False),
+        _zero_axes(CASES["A"]),
+        _zero_axes(CASES["R4"]),
         _eager_plan(CASES["T"]),
         _eager_plan(CASES["B"]),
     ]

@@ -254,9 +254,37 @@ def border_conv(
     Plain eager calls with a stride drop the trailing border that no output reads
     (:func:`unread_trimmed`); traced graphs keep the whole border, whose size may be a symbol.
     """
+    zero_axes = None
+    if isinstance(mode, tuple) and "zeros" in mode and (eager or _geometry.is_static(pairs)):
+        pairs, mode, zero_axes = zero_axes_apart(pairs, mode)
     if not is_zeros(mode) and any(step > 1 for step in stride):
         eager = eager or _is_plain_eager_static(pairs)  # asked once here, not again below
         if eager:
             pairs = unread_trimmed(pairs, input.shape[2:], weight.shape[2:], stride, dilation)
     padded, padding = conv_operands(input, pairs, mode, eager=eager)
+    if zero_axes is not None:  # the other axes are padded explicitly (padding is all 0) or not at all
+        padding = zero_axes
     return conv(padded, weight, bias, stride, padding, dilation, groups, eager=eager)
+
+
+def zero_axes_apart(pairs: Pairs, modes: tuple[str, ...]) -> tuple[Pairs, Border, Optional[tuple[int, ...]]]:
+    """Leave the zero axes of a per-axis border to the convolution's own padding, where it can take them.
+
+    An axis padded with zeros by the same amount on both sides is the convolution's ``padding``
+    there: its kernels skip the taps that fall in a zero border (see ``benchmarks/README.md``,
+    "The arithmetic of a border"), and the explicit copy pads the other axes only. Returns the
+    pairs and border still to pad explicitly (an axis with nothing to pad takes the mode of the
+    others, so that a border of one mode on the remaining axes is one ``F.pad``), and the
+    convolution's padding per axis, or ``None`` where no axis can be left to it (the arguments
+    are returned unchanged then).
+    """
+    to_conv = tuple(
+        before if mode == "zeros" and before == after else 0 for mode, (before, after) in zip(modes, pairs, strict=True)
+    )
+    if not any(to_conv):
+        return pairs, modes, None
+    rest = tuple((0, 0) if taken else pair for taken, pair in zip(to_conv, pairs, strict=True))
+    padded_modes = {mode for mode, pair in zip(modes, rest, strict=True) if any(pair)}
+    if len(padded_modes) > 1:
+        return rest, modes, to_conv
+    return rest, padded_modes.pop() if padded_modes else "zeros", to_conv

@@ -421,3 +421,20 @@ def test_channels_last_stays_channels_last(mode, grad, size):
     assert out.is_contiguous(memory_format=torch.channels_last)
     contiguous = layer._traced_forward(x.contiguous(), layer.weight, layer.bias)
     torch.testing.assert_close(out, contiguous, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", [*padmods.available(2), ("zeros", "circular")])
+def test_a_layer_made_under_inference_mode_runs_and_follows_in_place_edits(mode):
+    """Parameters made under ``torch.inference_mode()`` are inference tensors: no version counter
+    says when they change, so nothing is kept of them; an in-place edit shows in the next call."""
+    torch.manual_seed(15)
+    extra = {"pad": "reflect"} if mode == "coord" else {}
+    with torch.inference_mode():
+        layer = padmods.create(mode, 3, 4, 3, padding=1, **extra).eval()
+        x = torch.randn(2, 3, 8, 10)
+        first = layer(x)
+        layer.weight.mul_(2)
+        if layer.bias is not None:
+            layer.bias.mul_(2)
+        second = layer(x)
+    torch.testing.assert_close(second, 2 * first, rtol=1e-5, atol=1e-5)

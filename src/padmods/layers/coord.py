@@ -156,14 +156,19 @@ class CoordConvNd(PaddedConvNd):
 
         Only where autograd does not record the weight (``eval()`` under ``torch.no_grad()`` or
         ``torch.inference_mode()``, or a frozen weight) and the weight is the layer's own
-        ``Parameter``: a parametrized weight is a new tensor in every call. Both are made again
-        when the weight changes in place (an optimizer step, ``load_state_dict``: its version
-        counter moves), is replaced (``layer.weight = ...``, ``.data = ...``), or the call moves
-        into or out of ``torch.inference_mode()``. They are a plain attribute: never in the
-        ``state_dict``, dropped when the layer is pickled, and made anew by a deep copy (whose
+        ``Parameter``: a parametrized weight is a new tensor in every call, and a weight made
+        under ``torch.inference_mode()`` has no version counter to tell an in-place change. Both
+        are made again when the weight changes in place (an optimizer step, ``load_state_dict``:
+        its version counter moves), is replaced (``layer.weight = ...``, ``.data = ...``), or the
+        call moves into or out of ``torch.inference_mode()``. They are a plain attribute: never in
+        the ``state_dict``, dropped when the layer is pickled, and made anew by a deep copy (whose
         weight is another tensor).
         """
-        if (torch.is_grad_enabled() and weight.requires_grad) or not isinstance(weight, torch.nn.Parameter):
+        if (
+            (torch.is_grad_enabled() and weight.requires_grad)
+            or not isinstance(weight, torch.nn.Parameter)
+            or weight.is_inference()  # made under inference_mode: no version counter says when it changes
+        ):
             return None
         key = (weight._version, weight.data_ptr(), torch.is_inference_mode_enabled())
         kept = self.__dict__.get("_kept")

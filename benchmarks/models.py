@@ -29,6 +29,7 @@ layer; ResNet and MobileNet reach 7 x 7) is listed as not applicable.
 
 from __future__ import annotations
 
+import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -258,11 +259,15 @@ def run_models(
                     fns[name] = fn
                 else:
                     skipped[name] = reason
-            times, _ = measure(
+            times, faults = measure(
                 fns, rounds=rounds, block_s=block, warmup_s=min(0.5, 5 * block), device=x.device, clock=clock
             )
             base = Stats.of(times["plain"])
-            log(f"{model_name} {work}: plain {base.median * 1e3:.1f} ms (noise {base.spread:.2f})")
+            plain_faults = statistics.median(faults["plain"])
+            log(
+                f"{model_name} {work}: plain {base.median * 1e3:.1f} ms (noise {base.spread:.2f}, "
+                f"{plain_faults:.0f} page faults per call)"
+            )
             for mode in modes:
                 if mode in skipped:
                     rows.append({"model": model_name, "work": work, "mode": mode, "skipped": skipped[mode]})
@@ -282,11 +287,13 @@ def run_models(
                         "paired_ratio": paired,
                         "noise": stats.spread,
                         "plain_noise": base.spread,
+                        "faults": statistics.median(faults[mode]),
+                        "plain_faults": plain_faults,
                     }
                 )
                 log(
                     f"  {mode:16s} {stats.median * 1e3:8.1f} ms  x{ratio:.3f} "
-                    f"(paired {paired:.3f}, noise {stats.spread:.2f})"
+                    f"(paired {paired:.3f}, noise {stats.spread:.2f}, {statistics.median(faults[mode]):.0f} faults)"
                 )
     return rows
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -123,6 +125,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--channels-last", action="store_true", help="--experiment models: channels_last models and input"
+    )
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="--experiment models: each mode in a process of its own, with the plain model (as a user runs one)",
     )
     parser.add_argument("--json", default=str(HERE / "results" / "results.json"), help="where to write JSON results")
     parser.add_argument("--rst", default=None, help="also write the table as reST list-tables to this path")
@@ -231,21 +238,56 @@ def _run_models(args: argparse.Namespace, device: torch.device) -> int:
     for name in names:  # the arithmetic bound of a border other than zeros (border_taps.py)
         border_taps[name] = count_taps(CASES[name].build(), torch.randn(CASES[name].input_shape)).ratio
         print(f"{name}: a border other than zeros computes {border_taps[name]:.3f}x zero padding's multiply-adds")
-    rows = run_models(
-        models=names,
-        modes=modes,
-        works=split_commas(args.works),
-        rounds=args.rounds,
-        block=max(args.block, 0.2),
-        channels_last=args.channels_last,
-        clock=args.clock,
-    )
+    if args.isolate:
+        rows = _isolated_model_rows(args, names, modes)
+    else:
+        rows = run_models(
+            models=names,
+            modes=modes,
+            works=split_commas(args.works),
+            rounds=args.rounds,
+            block=max(args.block, 0.2),
+            channels_last=args.channels_last,
+            clock=args.clock,
+        )
     env["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     write_json(args.json, {"environment": env, "models": rows, "border_taps": border_taps})
     table = rst_table(rows, modes)
     print()
     _show_table(table, args.rst)
     return 0
+
+
+def _isolated_model_rows(args: argparse.Namespace, names: Sequence[str], modes: Sequence[str]) -> list[dict]:
+    """``--isolate``: each (model, mode) in a process of its own, timed against the plain model there.
+
+    A user's process holds one model, not a dozen variants of it; the allocator's state, and so
+    which calls page-fault, depends on everything the process allocated before (``--malloc``).
+    """
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            for mode in modes:
+                out = Path(folder) / "run.json"
+                command = [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--experiment=models",
+                    f"--models={name}",
+                    f"--modes={mode}",
+                    f"--works={args.works}",
+                    f"--rounds={args.rounds}",
+                    f"--block={args.block}",
+                    f"--threads={args.threads}",
+                    f"--clock={args.clock}",
+                    f"--malloc={args.malloc}",
+                    f"--json={out}",
+                    *(["--channels-last"] if args.channels_last else []),
+                ]
+                result = subprocess.run(command, capture_output=True, text=True, check=True)
+                print("\n".join(line for line in result.stdout.splitlines() if line.startswith((name, "  "))))
+                rows += json.loads(out.read_text())["models"]
+    return rows
 
 
 if __name__ == "__main__":

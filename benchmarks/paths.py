@@ -35,10 +35,6 @@ layer table), forward under ``torch.no_grad()`` and forward+backward through ``t
   leaves out the last padded row and column that no window reads (``_conv.unread_trimmed``),
   against ``F.conv2d(F.pad(x, pads, mode='reflect'), ...)`` with the whole border: depthwise on a
   MobileNet-shaped map (``DW2``) and dense on a 112x112 map (``S2``).
-- ``pad-buffer``: a reflect layer's convolution without autograd whose padded copy goes into the
-  buffer its thread keeps (``_pad_buffer.padded_buffer``), against ``F.pad`` into fresh memory.
-  With ``--malloc keep`` (no page faults for either) it measures the ``out=`` kernel; without,
-  the page faults that a fresh buffer of a large map costs.
 - ``zero-axes``: a per-axis layer's convolution (zeros along the height, circular along the
   width) with the zero axis left to the convolution's own padding (``_conv.zero_axes_apart``),
   against the whole border padded explicitly, then an unpadded convolution.
@@ -375,22 +371,6 @@ def _stride2_trim(shape: Shape, depthwise: bool) -> Pair:
     )
 
 
-def _pad_buffer(shape: Shape) -> Pair:
-    """A reflect convolution without autograd, padded into the thread's buffer, against ``F.pad`` + convolution."""
-    stride, pairs, _, dilation = _geometry(shape)
-    flat = tuple(p for pair in reversed(pairs) for p in pair)
-    return Pair(
-        "pad-buffer",
-        shape,
-        _input(shape),
-        _params(shape),
-        clever=lambda x, w, b: _conv.border_conv(x, w, b, stride, pairs, dilation, 1, "reflect", eager=True),
-        simple=lambda x, w, b: F.conv2d(F.pad(x, flat, mode="reflect"), w, b, stride, 0, dilation),
-        taken=lambda: not torch.is_grad_enabled(),
-        why_not="with autograd the convolution keeps its padded input: a copy of its own",
-    )
-
-
 def _zero_axes(shape: Shape) -> Pair:
     """A per-axis convolution whose zero axis is the convolution's own padding, against padding both axes."""
     stride, pairs, _, dilation = _geometry(shape)
@@ -448,8 +428,6 @@ def make_pairs() -> list[Pair]:
         _coord_kept(CASES["PW"], "append"),
         _stride2_trim(CASES["DW2"], depthwise=True),
         _stride2_trim(CASES["S2"], depthwise=False),
-        _pad_buffer(CASES["A"]),
-        _pad_buffer(CASES["U1"]),
         _zero_axes(CASES["A"]),
         _zero_axes(CASES["R4"]),
         _eager_plan(CASES["T"]),

@@ -16,7 +16,7 @@ the width.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,7 @@ from torch import Tensor
 
 from padmods._typing import Pairs
 
-__all__ = ["BORDER_COPY_MODES", "ONE_PASS_MODES", "axis_modes", "border_pad", "fill", "fits_one_pass", "repeat_edges"]
+__all__ = ["BORDER_COPY_MODES", "ONE_PASS_MODES", "axis_modes", "border_pad", "fits_one_pass", "repeat_edges"]
 
 #: The torch padding modes whose border is a copy of input pixels, chosen per axis.
 BORDER_COPY_MODES = ("reflect", "replicate", "circular")
@@ -129,27 +129,20 @@ def _fold_strip_(source: Tensor, strip_grad: Tensor, axis: int, mode: str, befor
         source.narrow(axis, 0 if before else size - count, count).add_(strip_grad.flip(axis))
 
 
-def fill(input: Tensor, pairs: Pairs, modes: Sequence[str], out: Optional[Tensor] = None) -> Tensor:
+def _fill(input: Tensor, pairs: Pairs, modes: Sequence[str]) -> Tensor:
     """The padded tensor, in one buffer: the input in the centre, then each axis's border, first axis first.
 
     One torch copying mode on every axis is ``F.pad`` itself, one kernel call, unless the input is
-    channels-last, a layout that ``F.pad`` does not keep. ``out``: the buffer to write, of the
-    padded shape (then built here in every mode).
+    channels-last, a layout that ``F.pad`` does not keep.
     """
     layout = _memory_format(input)
-    if (
-        out is None
-        and modes[0] in BORDER_COPY_MODES
-        and layout == torch.contiguous_format
-        and all(m == modes[0] for m in modes)
-    ):
+    if modes[0] in BORDER_COPY_MODES and layout == torch.contiguous_format and all(m == modes[0] for m in modes):
         return F.pad(input, _pad_arg(pairs), mode=modes[0])
     count = len(pairs)
+    lead = input.shape[: input.dim() - count]
     sizes = input.shape[input.dim() - count :]
-    if out is None:
-        lead = input.shape[: input.dim() - count]
-        padded = [n + before + after for n, (before, after) in zip(sizes, pairs, strict=True)]
-        out = torch.empty((*lead, *padded), dtype=input.dtype, device=input.device, memory_format=layout)
+    padded = [n + before + after for n, (before, after) in zip(sizes, pairs, strict=True)]
+    out = torch.empty((*lead, *padded), dtype=input.dtype, device=input.device, memory_format=_memory_format(input))
     steps = _steps(sizes, pairs)
     _region(out, steps[0][1]).copy_(input)
     for i, spans in steps:
@@ -172,7 +165,7 @@ def _pad_arg(pairs: Pairs) -> list[int]:
 
 
 def _fold(grad: Tensor, pairs: Pairs, modes: Sequence[str], *, in_place: bool = False) -> Tensor:
-    """The adjoint of :func:`fill`: fold each axis's border back, the last padded axis first, in one buffer.
+    """The adjoint of :func:`_fill`: fold each axis's border back, the last padded axis first, in one buffer.
 
     The result is a view of the centre of that buffer: a copy of ``grad``, or with ``in_place``
     ``grad`` itself, which the fold then overwrites.
@@ -196,7 +189,7 @@ def _fold(grad: Tensor, pairs: Pairs, modes: Sequence[str], *, in_place: bool = 
 
 
 class _BorderPad(torch.autograd.Function):
-    """:func:`fill` forward, :func:`_fold` backward. Differentiable twice.
+    """:func:`_fill` forward, :func:`_fold` backward. Differentiable twice.
 
     It works under ``torch.func`` too: the forward, backward and forward-mode (``jvp``) rules are
     plain tensor code that vmap batches itself (``generate_vmap_rule``), and padding is linear,
@@ -212,7 +205,7 @@ class _BorderPad(torch.autograd.Function):
 
     @staticmethod
     def forward(input: Tensor, pairs: Pairs, modes: tuple[str, ...], owned: bool = False) -> Tensor:
-        return fill(input, pairs, modes)
+        return _fill(input, pairs, modes)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -226,7 +219,7 @@ class _BorderPad(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx: Any, tangent: Tensor, *_: Any) -> Tensor:
-        return fill(tangent, ctx.pairs, ctx.modes)
+        return _fill(tangent, ctx.pairs, ctx.modes)
 
 
 def _owns(grad: Tensor) -> bool:
@@ -245,7 +238,7 @@ def _owns(grad: Tensor) -> bool:
 
 
 class _BorderFold(torch.autograd.Function):
-    """:func:`_fold` forward, :func:`fill` backward: the gradient of padding, itself differentiable."""
+    """:func:`_fold` forward, :func:`_fill` backward: the gradient of padding, itself differentiable."""
 
     generate_vmap_rule = True
 
@@ -288,4 +281,4 @@ def border_pad(input: Tensor, pairs: Pairs, mode: str | Sequence[str], *, owned:
     if torch.is_grad_enabled() and input.requires_grad:
         out: Tensor = _BorderPad.apply(input, pairs, modes, owned)
         return out
-    return fill(input, pairs, modes)
+    return _fill(input, pairs, modes)

@@ -17,8 +17,7 @@ from torch import Tensor
 
 from padmods import _geometry
 from padmods._axis_pad import AXIS_MODES, concat_pad, gather_pad, gather_spherical_pad, spherical_pad
-from padmods._border_pad import BORDER_COPY_MODES, axis_modes, border_pad, fill, fits_one_pass, repeat_edges
-from padmods._pad_buffer import padded_buffer
+from padmods._border_pad import BORDER_COPY_MODES, axis_modes, border_pad, fits_one_pass, repeat_edges
 from padmods._trace import is_plain_eager, is_tracing
 from padmods._typing import Pairs
 
@@ -175,10 +174,6 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border, *, owned: bool = False)
     single = modes[0] if len(set(modes)) == 1 else None
     if single == "zeros":
         return F.pad(input, _geometry.to_pad_arg(pairs))
-    if owned and not torch.is_grad_enabled() and input.device.type == "cpu" and input.is_contiguous():
-        kept = _pad_into_buffer(input, pairs, modes, single)
-        if kept is not None:
-            return kept
     elements, tracked = input.numel(), input.requires_grad and torch.is_grad_enabled()
     if single in BORDER_COPY_MODES:  # torch's forward; padmods' backward where torch's is slower
         least = _BORDER_PAD_MIN_ELEMENTS if single == "circular" else _FOLD_MIN_ELEMENTS
@@ -196,32 +191,6 @@ def eager_pad(input: Tensor, pairs: Pairs, mode: Border, *, owned: bool = False)
     if mode == "spherical":
         return spherical_pad(input, pairs)
     return concat_pad(input, pairs, modes)
-
-
-def _pad_into_buffer(input: Tensor, pairs: Pairs, modes: tuple[str, ...], single: Optional[str]) -> Optional[Tensor]:
-    """The padded copy in the thread's buffer (:func:`padmods._pad_buffer.padded_buffer`), or ``None``.
-
-    For a call without autograd whose padded tensor goes to its convolution alone (``owned``): on
-    CPU, a fresh buffer of a large padded input costs more in page faults than the copy itself.
-    Reflect and replicate borders are written by torch's own kernels (their ``out=`` forms); the
-    other borders of a large input (:data:`_FOLD_MIN_ELEMENTS`) by the one-buffer fill.
-    """
-    if single in _OUT_KERNELS and len(pairs) <= 3:
-        out = padded_buffer(input, pairs)
-        if out is not None:
-            kernel = getattr(torch._C._nn, f"{_OUT_KERNELS[single]}{len(pairs)}d")
-            padded: Tensor = kernel(input, _geometry.to_pad_arg(pairs), out=out)
-            return padded
-        return None
-    if input.numel() >= _FOLD_MIN_ELEMENTS and fits_one_pass(input, pairs, modes):
-        out = padded_buffer(input, pairs)
-        if out is not None:
-            return fill(input, pairs, modes, out)
-    return None
-
-
-#: torch's padding kernels with an ``out=`` form, by border: ``reflection_pad2d`` and so on.
-_OUT_KERNELS = {"reflect": "reflection_pad", "replicate": "replication_pad"}
 
 
 #: Smallest input (elements) whose circular padding takes :func:`border_pad`'s backward: torch's

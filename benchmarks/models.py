@@ -274,6 +274,7 @@ def run_models(
                     log(f"  {mode:16s} n/a: {skipped[mode]}")
                     continue
                 stats = Stats.of(times[mode])
+                mode_faults = statistics.median(faults[mode])
                 ratio = stats.median / base.median
                 paired = paired_ratio(times[mode], times["plain"])
                 rows.append(
@@ -287,13 +288,13 @@ def run_models(
                         "paired_ratio": paired,
                         "noise": stats.spread,
                         "plain_noise": base.spread,
-                        "faults": statistics.median(faults[mode]),
+                        "faults": mode_faults,
                         "plain_faults": plain_faults,
                     }
                 )
                 log(
                     f"  {mode:16s} {stats.median * 1e3:8.1f} ms  x{ratio:.3f} "
-                    f"(paired {paired:.3f}, noise {stats.spread:.2f}, {statistics.median(faults[mode]):.0f} faults)"
+                    f"(paired {paired:.3f}, noise {stats.spread:.2f}, {mode_faults:.0f} faults)"
                 )
     return rows
 

@@ -28,6 +28,7 @@ from torch import nn
 from padmods._checks import check_axis_modes, integer
 from padmods._conv import PAD_MODES
 from padmods._conv_classes import TORCH_CONVS, conv_dims
+from padmods._warnings import user_stacklevel
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -217,7 +218,7 @@ def _load_entry_point(point: EntryPoint) -> None:
             f"padmods could not load the padding mode plugin {point.name!r} ({point.value}): "
             f"{type(error).__name__}: {reason or error}",
             PluginWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 

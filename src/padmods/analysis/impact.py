@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
 from padmods._checks import check_int, integer
+from padmods._warnings import user_stacklevel
 from padmods.registry import get
 
 __all__ = ["IMPACT_METHODS", "ImpactOverflowWarning", "conv_stack", "impact_map"]
@@ -182,7 +183,7 @@ def impact_map(
             f"(its largest finite value is {torch.finfo(impact.dtype).max:.3g}); run the model in a wider dtype "
             "(model.double()) or make it smaller",
             ImpactOverflowWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return impact
 

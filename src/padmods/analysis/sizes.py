@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from padmods import _checks
+from padmods._warnings import user_stacklevel
 from padmods.analysis._probe import meta_twin
 from padmods.analysis.padding_report import LayerPadding, Recorder, checked_shape, eval_mode, padding_report
 
@@ -49,7 +50,7 @@ class _Prober:
             f"suggest_sizes: {type(self.model).__name__} cannot run on the meta device ({why}); it probes each "
             "size with a real forward pass instead, which takes longer (pass progress= to follow it)",
             ShapeProbeWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
     def rows(self, shape: tuple[int, ...]) -> Optional[tuple[LayerPadding, ...]]:

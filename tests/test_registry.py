@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 
 import pytest
 import torch
@@ -278,6 +279,71 @@ def test_plugin_that_calls_sys_exit_is_a_broken_plugin(tmp_path, monkeypatch, cl
         padmods.get("quitter")
     sys.modules.pop("padmods_demo_plugin", None)
     sys.modules.pop("padmods_quitting_plugin", None)
+
+
+# ---- a plugin's warning names the caller's line, whichever lookup loads the plugins ---------
+def _origin_line(function) -> int:
+    return function.__code__.co_firstlineno
+
+
+def _origin_model() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 1, 3, padding=1))
+
+
+@pytest.fixture
+def broken_and_working_plugins(tmp_path, monkeypatch, clean_registry):
+    """A plugin that fails to import next to one that works, installed as pip would, not loaded yet."""
+    install_plugin(
+        tmp_path,
+        "[padmods.modes]\nbroken = padmods_origin_broken:Nothing\nones = padmods_demo_plugin:DemoPadConv2d\n",
+    )
+    (tmp_path / "padmods_origin_broken.py").write_text("raise ImportError('broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clean_registry._entry_points_loaded = False
+    yield
+    sys.modules.pop("padmods_demo_plugin", None)
+    sys.modules.pop("padmods_origin_broken", None)
+
+
+LOADING_ROUTES = {
+    "available": lambda: padmods.available(),
+    "available(dim)": lambda: padmods.available(dim=2),
+    "get": lambda: padmods.get("ones"),
+    "create": lambda: padmods.create("ones", 1, 2, 3, padding=1),
+    "convert": lambda: padmods.convert(_origin_model(), "ones"),
+    "padding": lambda: padmods.padding(_origin_model(), "ones").__enter__(),
+}
+
+
+@pytest.mark.parametrize("route", sorted(LOADING_ROUTES))
+def test_a_broken_plugin_warns_at_the_callers_line(broken_and_working_plugins, route):
+    """A fixed stacklevel is right for one route only; each route must name its caller (here, its lambda)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LOADING_ROUTES[route]()
+    plugin_warnings = [w for w in caught if issubclass(w.category, padmods.registry.PluginWarning)]
+    assert [(w.filename, w.lineno) for w in plugin_warnings] == [(__file__, _origin_line(LOADING_ROUTES[route]))]
+    assert "'broken'" in str(plugin_warnings[0].message)
+    assert padmods.get("ones").__name__ == "DemoPadConv2d"  # the working plugin loaded all the same
+    assert "broken" not in padmods.available()
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        lambda: padmods.get("no-such-mode"),
+        lambda: padmods.create("no-such-mode", 1, 1, 3),
+        lambda: padmods.convert(_origin_model(), "no-such-mode"),
+    ],
+    ids=["get", "create", "convert"],
+)
+def test_an_unknown_name_loads_the_plugins_and_warns_at_the_callers_line(broken_and_working_plugins, route):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="no-such-mode"):
+            route()
+    plugin_warnings = [w for w in caught if issubclass(w.category, padmods.registry.PluginWarning)]
+    assert [(w.filename, w.lineno) for w in plugin_warnings] == [(__file__, _origin_line(route))]
 
 
 SLOW_PLUGIN = '''

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -252,12 +253,21 @@ class MakesCPUTensors(nn.Module):
         return y + torch.arange(y.shape[-1], dtype=y.dtype)
 
 
-@pytest.mark.parametrize("model_class", [ReadsValues, MakesCPUTensors])
+class RefusesCopies(ReadsValues):
+    """A model that cannot even be copied onto the meta device: ``deepcopy`` fails."""
+
+    def __deepcopy__(self, memo: dict) -> nn.Module:
+        raise RuntimeError("this model refuses copies")
+
+
+@pytest.mark.parametrize("model_class", [ReadsValues, MakesCPUTensors, RefusesCopies])
 def test_a_model_that_cannot_run_on_meta_is_probed_for_real_and_says_so(model_class):
+    """The fallback warns from two depths (the copy fails, or its first run), both naming the caller's line."""
     expected = nearest(lambda n: chain_is_clean(n, [(3, 2, 1, True)], True), 40, 2)
     with pytest.warns(ShapeProbeWarning, match=rf"{model_class.__name__} cannot run on the meta device") as caught:
         sizes = suggest_sizes(model_class(), (1, 1, 40, 40), count=2)
-    assert len(caught) == 1
+    line = sys._getframe().f_lineno - 1
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
     assert sizes == (expected, expected)
 
 

@@ -258,14 +258,18 @@ def test_plugin_with_a_bad_name_warns(tmp_path, monkeypatch, clean_registry):
 
 
 # ---- plugins that misbehave on import (issue 15) ----------------------------------------------
+def install_broken_beside_demo(root, monkeypatch, registry, name: str, module: str, source: str) -> None:
+    """Install a plugin ``name`` whose ``module`` runs ``source`` on import, beside the working demo plugin."""
+    install_plugin(root, f"[padmods.modes]\n{name} = {module}:Nothing\nones = padmods_demo_plugin:DemoPadConv2d\n")
+    (root / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(root))
+    registry._entry_points_loaded = False
+
+
 def test_plugin_that_calls_sys_exit_is_a_broken_plugin(tmp_path, monkeypatch, clean_registry):
-    install_plugin(
-        tmp_path,
-        "[padmods.modes]\nquitter = padmods_quitting_plugin:Nothing\nones = padmods_demo_plugin:DemoPadConv2d\n",
+    install_broken_beside_demo(
+        tmp_path, monkeypatch, clean_registry, "quitter", "padmods_quitting_plugin", "import sys\nsys.exit(3)\n"
     )
-    (tmp_path / "padmods_quitting_plugin.py").write_text("import sys\nsys.exit(3)\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    clean_registry._entry_points_loaded = False
     with pytest.warns(padmods.registry.PluginWarning) as record:
         names = padmods.available()
     (warning,) = record
@@ -293,13 +297,9 @@ def _origin_model() -> nn.Module:
 @pytest.fixture
 def broken_and_working_plugins(tmp_path, monkeypatch, clean_registry):
     """A plugin that fails to import next to one that works, installed as pip would, not loaded yet."""
-    install_plugin(
-        tmp_path,
-        "[padmods.modes]\nbroken = padmods_origin_broken:Nothing\nones = padmods_demo_plugin:DemoPadConv2d\n",
+    install_broken_beside_demo(
+        tmp_path, monkeypatch, clean_registry, "broken", "padmods_origin_broken", "raise ImportError('broken')\n"
     )
-    (tmp_path / "padmods_origin_broken.py").write_text("raise ImportError('broken on purpose')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    clean_registry._entry_points_loaded = False
     yield
     sys.modules.pop("padmods_demo_plugin", None)
     sys.modules.pop("padmods_origin_broken", None)

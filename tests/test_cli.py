@@ -743,6 +743,82 @@ def test_report_model_that_fails_to_give_a_model_exits_2_with_one_line(
     assert "Traceback" not in err
 
 
+# ---- report: MODEL may name a file, path/to/model.py:attribute ----------------------------------
+@pytest.fixture
+def model_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A folder ``models`` below the current directory: a model file that imports a sibling, and files that fail."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "cli_file_parts.py").write_text(
+        "from torch import nn\n"
+        "def stage():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.Conv2d(4, 4, 3, stride=2, padding=1))\n"
+    )
+    (folder / "cli_file_model.py").write_text(
+        "from cli_file_parts import stage as _stage\nstage = _stage()\ndef make():\n    return stage\n"
+    )
+    (folder / "json.py").write_text("from cli_file_parts import stage\nmodel = stage()\n")  # shadows a stdlib name
+    (folder / "cli_file_broken.py").write_text("raise RuntimeError('needs a GPU')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    modules = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - modules:
+        if name.startswith(("cli_file_", "_padmods_model_")):
+            sys.modules.pop(name)
+
+
+def test_report_takes_a_model_file_as_it_takes_its_module(
+    capsys: pytest.CaptureFixture[str], model_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's folder is importable (its sibling import works), relative and absolute paths, factories."""
+    expected = str(padmods.analysis.padding_report(stage_reference(), (1, 3, 8, 8)))
+    relative = run(capsys, "report", "models/cli_file_model.py:stage", "--input-shape", "1,3,8,8")
+    absolute = run(capsys, "report", f"{model_files}/models/cli_file_model.py:make()", "--input-shape", "1,3,8,8")
+    monkeypatch.chdir(model_files / "models")
+    as_module = run(capsys, "report", "cli_file_model:stage", "--input-shape", "1,3,8,8")
+    for status, out, err in (relative, absolute, as_module):
+        assert (status, err) == (0, "")
+        assert out.rstrip("\n") == expected
+
+
+@pytest.mark.usefixtures("model_files")
+def test_a_model_file_named_like_an_imported_module_does_not_replace_it(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "report", "models/json.py:model", "--input-shape", "1,3,8,8", "--json")
+    assert (status, err) == (0, "")
+    assert sys.modules["json"] is json
+    assert json.loads(out)["layers"][0]["input_size"] == [8, 8]
+
+
+@pytest.mark.usefixtures("model_files")
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("models/missing.py:stage", "MODEL 'models/missing.py:stage': there is no file 'models/missing.py' (from "),
+        ("models", "MODEL is module:attribute, module:factory(), or path/to/model.py:attribute; got 'models'"),
+        (
+            "models/cli_file_broken.py:model",
+            "importing the module of MODEL 'models/cli_file_broken.py:model' raised RuntimeError: needs a GPU",
+        ),
+        ("models/cli_file_model.py:nothing", "has no attribute 'nothing'"),
+    ],
+)
+def test_a_model_file_that_gives_no_model_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], model: str, message: str
+) -> None:
+    status, out, err = run(capsys, "report", model, "--input-shape", "1,3,8,8")
+    assert (status, out) == (2, "")
+    assert len(err.splitlines()) == 1, err
+    assert message in err, err
+    assert not any(name.endswith("cli_file_broken") for name in sys.modules)
+
+
+def stage_reference() -> torch.nn.Module:
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.Conv2d(4, 4, 3, stride=2, padding=1)
+    )
+
+
 # ---- report --suggest: the slow path says so, and shows progress on a terminal (issue 23) ----------
 @pytest.fixture
 def value_reading_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:

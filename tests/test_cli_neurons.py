@@ -62,6 +62,13 @@ def test_reads_a_saved_tensor_and_writes_strict_json(capsys: pytest.CaptureFixtu
     assert payload["intervention"] is None
 
 
+def test_model_may_be_a_file_path(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    by_module = run(capsys, "neuron_models:detector()", "--inputs", "images.pt", "--json")
+    by_file = run(capsys, f"{workdir}/neuron_models.py:detector()", "--inputs", "images.pt", "--json")
+    assert by_module[0] == by_file[0] == 0
+    assert json.loads(by_file[1], parse_constant=refuse) == json.loads(by_module[1], parse_constant=refuse)
+
+
 @pytest.mark.usefixtures("workdir")
 def test_table_threshold_and_intervention(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "neuron_models:detector()", "--inputs", "images.pt")
@@ -118,7 +125,7 @@ def test_model_without_convolutions_gives_an_empty_report(capsys: pytest.Capture
         ),
         (["neuron_models:detector()", "--inputs", "images.pt", "--batch-size", "0"], "expected a positive integer"),
         (["neuron_models:detector()", "--inputs", "images.pt", "--intervene", "nope"], "nope"),
-        (["neuron_models", "--inputs", "images.pt"], "MODEL is module:attribute or module:factory()"),
+        (["neuron_models", "--inputs", "images.pt"], "MODEL is module:attribute, module:factory(), or path"),
         (["no_such_module:x", "--inputs", "images.pt"], "cannot import the module of MODEL 'no_such_module:x'"),
     ],
 )

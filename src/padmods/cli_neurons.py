@@ -5,7 +5,8 @@ Usage::
     padmods neurons torchvision.models:resnet50() --inputs images.pt [--threshold 0.9] [--batch-size 32]
                     [--intervene circular] [--no-progress] [--json]
 
-``MODEL`` is given as for ``padmods report`` (``module:attribute`` or ``module:factory()``).
+``MODEL`` is given as for ``padmods report`` (``module:attribute``, ``module:factory()`` or
+``path/to/model.py:attribute``).
 ``--inputs`` is a file saved with :func:`torch.save`: a tensor of samples, split into batches of
 ``--batch-size``, or a list of tensors, one batch each.
 """
@@ -23,7 +24,7 @@ from torch import Tensor
 
 from padmods.analysis.neurons import DEFAULT_THRESHOLD, padding_neurons
 from padmods.cli_args import JSON_HELP, positive_int
-from padmods.cli_report import load_model
+from padmods.cli_report import MODEL_HELP, load_model
 
 __all__ = ["add_parser", "load_inputs", "run"]
 
@@ -46,7 +47,7 @@ def add_parser(commands: Any) -> None:
         description="Run MODEL on the samples in --inputs and list the channels whose mean response on a "
         "side of the border lies well above their interior response (Garcia-Gasulla et al., 2023).",
     )
-    neurons.add_argument("model", metavar="MODEL", help="module:attribute or module:factory()")
+    neurons.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     neurons.add_argument(
         "--inputs",
         required=True,

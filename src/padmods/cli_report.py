@@ -5,18 +5,21 @@ Usage::
     padmods report torchvision.models:resnet50() --input-shape 1,3,224,224 [--suggest 3] [--json]
 
 ``MODEL`` is ``module:attribute`` (a model object) or ``module:factory()`` (called with no
-arguments); the current directory is importable, as for ``python -m``.
+arguments); the current directory is importable, as for ``python -m``. The module may also be a
+file, ``path/to/model.py:attribute``, whose folder is then importable, as for ``python path/to/model.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -35,7 +38,7 @@ def add_parser(commands: Any) -> None:
         description="Run MODEL once on zeros of --input-shape and list each convolution's padding: "
         "what its outputs read, and what they never read (a blind spot).",
     )
-    parser.add_argument("model", metavar="MODEL", help="module:attribute or module:factory()")
+    parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     parser.add_argument("--input-shape", type=input_shape, required=True, metavar="N,C,H,W", help="the input's shape")
     parser.add_argument(
         "--suggest",
@@ -47,26 +50,33 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def load_model(spec: str) -> nn.Module:
-    """The model that ``module:attribute`` or ``module:factory()`` names.
+#: What ``MODEL`` may be, for the commands' ``--help``.
+MODEL_HELP = "module:attribute, module:factory(), or a file: path/to/model.py:attribute"
 
-    Every way the text can fail to give a model is a ``ValueError`` that says which part failed
-    and what to change: a text of another form, a module that cannot be imported (or raises while
-    it is), an attribute that is missing (or raises when read), ``()`` after something that is not
-    a factory (a model object, or a value that cannot be called), a factory that raises, and
-    anything that is not an ``nn.Module`` in the end.
+
+def load_model(spec: str) -> nn.Module:
+    """The model that ``module:attribute``, ``module:factory()`` or ``path/to/file.py:attribute`` names.
+
+    A module part that ends in ``.py`` is a file, imported under its own name with its folder
+    importable (its sibling modules import as they do when the file runs as a script); any other
+    module part is imported from the current directory or the installed packages. Every way the
+    text can fail to give a model is a ``ValueError`` that says which part failed and what to
+    change: a text of another form, a file that does not exist, a module that cannot be imported
+    (or raises while it is), an attribute that is missing (or raises when read), ``()`` after
+    something that is not a factory (a model object, or a value that cannot be called), a factory
+    that raises, and anything that is not an ``nn.Module`` in the end.
 
     Raises:
         ValueError: What went wrong, naming ``spec``.
     """
-    module_name, _, attribute = spec.partition(":")
+    module_name, _, attribute = spec.rpartition(":")  # the last colon: a Windows path has one of its own
     call = attribute.endswith("()")
     attribute = attribute[:-2] if call else attribute
     if not module_name or not attribute:
-        raise ValueError(f"MODEL is module:attribute or module:factory(), got {spec!r}")
+        raise ValueError(f"MODEL is {MODEL_HELP.replace(', or a file: ', ', or ')}; got {spec!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    target: Any = _import(module_name, spec)
+    target: Any = _import_file(module_name, spec) if module_name.endswith(".py") else _import(module_name, spec)
     for part in attribute.split("."):
         try:
             target = getattr(target, part)
@@ -89,6 +99,45 @@ def _import(module_name: str, spec: str) -> Any:
         raise ValueError(f"cannot import the module of MODEL {spec!r}: {error}") from None
     except (Exception, SystemExit) as error:  # the module's own code failed (or called sys.exit) on import
         raise ValueError(f"importing the module of MODEL {spec!r} raised {_error_text(error)}") from None
+
+
+def _import_file(path_text: str, spec: str) -> Any:
+    """The module in the file ``path_text``, its folder first on the path as when the file runs as a script.
+
+    It is imported under the file's stem, unless a module of that name from another file is
+    already imported (``json.py`` beside the model does not replace the standard library's).
+    """
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"MODEL {spec!r}: there is no file {path_text!r} (from {os.getcwd()}); a module part ending "
+            "in .py names a file"
+        )
+    path = path.resolve()
+    name = path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        loaded_file = getattr(loaded, "__file__", None)
+        if loaded_file and Path(loaded_file).resolve() == path:
+            return loaded
+        name = f"_padmods_model_{name}"
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ValueError(f"MODEL {spec!r}: {path_text!r} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module  # as an import does: the module's own classes and pickles find it
+    try:
+        module_spec.loader.exec_module(module)
+    except ImportError as error:
+        del sys.modules[name]
+        raise ValueError(f"cannot import the module of MODEL {spec!r}: {error}") from None
+    except (Exception, SystemExit) as error:  # the file's own code failed (or called sys.exit) on import
+        del sys.modules[name]
+        raise ValueError(f"importing the module of MODEL {spec!r} raised {_error_text(error)}") from None
+    return module
 
 
 def _call_factory(factory: Any, attribute: str, spec: str) -> Any:

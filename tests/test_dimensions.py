@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -119,6 +122,51 @@ def test_convert_to_a_mode_without_some_dimension_names_the_layer(clean_registry
 def test_convert_with_a_class_changes_only_its_dimension():
     converted = padmods.convert(mixed_model(), padmods.ReflectPadConv3d)
     assert [type(m).__name__ for m in converted][::2] == ["Conv1d", "Conv2d", "ReflectPadConv3d"]
+
+
+def flat_model() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv1d(2, 2, 3, padding=1))
+
+
+@pytest.mark.parametrize(
+    ("mode", "named"),
+    [
+        (("zeros", "circular", "reflect"), "('zeros', 'circular', 'reflect') converts 3-D"),
+        (["zeros", "circular", "reflect"], "('zeros', 'circular', 'reflect') converts 3-D"),
+        (padmods.ReflectPadConv3d, "ReflectPadConv3d converts 3-D"),
+    ],
+    ids=["tuple", "list", "class"],
+)
+def test_a_mode_of_axes_the_model_lacks_says_that_nothing_changes(mode, named):
+    """A per-axis mode or a layer class converts its own number of axes only; none at all is said, not silent."""
+    model = flat_model()
+    with pytest.warns(ConversionWarning) as caught:
+        same = padmods.convert(model, mode)
+    (warning,) = caught
+    assert str(warning.message).startswith(f"convert: {named} convolutions only, and the model has none: ")
+    assert "its 2 convolution(s) (1-D, 2-D) keep their own padding" in str(warning.message)
+    assert warning.filename == __file__
+    assert [type(m) for m in same] == [nn.Conv2d, nn.ReLU, nn.Conv1d]
+    with pytest.raises(ValueError, match=r"^convert\(strict=True\): .* converts 3-D convolutions only"):
+        padmods.convert(model, mode, strict=True)
+
+
+def test_a_mode_of_other_axes_is_quiet_where_it_converts_some_or_none_was_asked_for():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        converted = padmods.convert(mixed_model(), ("reflect", "circular", "zeros"))
+        assert [type(m).__name__ for m in converted][::2] == ["Conv1d", "Conv2d", "PerAxisPadConv3d"]
+        padmods.convert(flat_model(), padmods.ReflectPadConv3d, filter=lambda name, conv: False)
+        padmods.convert(nn.Sequential(nn.ReLU()), ("reflect", "circular", "zeros"))  # no convolution at all
+
+
+def test_a_padding_block_of_other_axes_warns_at_the_with_line():
+    model = flat_model()
+    with pytest.warns(ConversionWarning, match=r"\('reflect', 'zeros', 'zeros'\) converts 3-D convolutions") as caught:
+        with padmods.padding(model, ("reflect", "zeros", "zeros")):  # the line the warning names
+            line = caught[0].lineno
+    assert caught[0].filename == __file__
+    assert "padmods.padding(model" in Path(__file__).read_text().splitlines()[line - 1]
 
 
 def test_modes_command_lists_the_dimensions(capsys):

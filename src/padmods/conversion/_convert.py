@@ -57,6 +57,20 @@ def _refusal(conv: _ConvNd, cls: type[nn.Module], name: str) -> tuple[Optional[s
     return (refusal(conv) if refusal is not None else None), overrides
 
 
+def _say_no_convolution_of_its_axes(mode: Mode, class_dims: int, other_dims: list[int], strict: bool) -> None:
+    """Warn (``strict``: raise) that a mode of ``class_dims`` axes found only convolutions of other dimensions."""
+    has = ", ".join(f"{dims}-D" for dims in sorted(set(other_dims)))
+    name = mode.__name__ if isinstance(mode, type) else repr(tuple(mode) if isinstance(mode, list) else mode)
+    message = (
+        f"{name} converts {class_dims}-D convolutions only, and the model has none: its {len(other_dims)} "
+        f"convolution(s) ({has}) keep their own padding"
+    )
+    hint = "; a per-axis mode names one mode per spatial axis" if not isinstance(mode, type) else ""
+    if strict:
+        raise ValueError(f"convert(strict=True): {message}{hint}")
+    warnings.warn(f"convert: {message}{hint}", ConversionWarning, stacklevel=user_stacklevel())
+
+
 @overload
 def convert(
     model: nn.Module,
@@ -101,7 +115,9 @@ def convert(
     ``requires_grad`` and train/eval state. Every :class:`torch.nn.Conv1d`, ``Conv2d`` and
     ``Conv3d`` gets the mode's layer of its own dimension (``ReflectPadConv1d`` for a ``Conv1d``);
     a layer class as ``mode``, or a tuple of per-axis modes, replaces only the convolutions of its
-    own number of axes, and leaves the others alone without a word. Transposed convolutions and
+    own number of axes, and leaves the others alone without a word, unless the model has none of
+    its own number of axes: then nothing would change, and a
+    :class:`~padmods.conversion.ConversionWarning` says so (``strict=True`` raises). Transposed convolutions and
     other layers are left alone. A convolution shared by several parents is
     replaced once and stays shared.
 
@@ -180,6 +196,7 @@ def convert(
         model = copy_model(model, "convert")
     replaced: list[Replaced] = []
     skipped: list[Skipped] = []
+    other_dims: list[int] = []  # convolutions a class or per-axis mode leaves alone by their number of axes
 
     def replacement(name: str, module: nn.Module) -> Optional[nn.Module]:
         dims = conv_dims(module)
@@ -191,6 +208,8 @@ def convert(
                 skipped.append(Skipped(name, type(module).__name__, foreign))
             return None  # its own convolution stays; torch convolutions inside it convert
         if class_dims and dims != class_dims:
+            if filter is None or filter(name, module):  # type: ignore[arg-type]
+                other_dims.append(dims)
             return None
         conv: _ConvNd = module  # type: ignore[assignment]
         if filter is not None and not filter(name, conv):
@@ -233,6 +252,8 @@ def convert(
 
     plan = plan_replacements(model, replacement)
     record = ConversionReport(mode, tuple(replaced), tuple(skipped))
+    if other_dims and not replaced and not skipped:
+        _say_no_convolution_of_its_axes(mode, class_dims, other_dims, strict)
     if skipped:
         listing = skipped_by_reason(skipped)
         if strict:

@@ -6,7 +6,8 @@ Usage::
 
 ``MODEL`` is ``module:attribute`` (a model object) or ``module:factory()`` (called with no
 arguments); the current directory is importable, as for ``python -m``. The module may also be a
-file, ``path/to/model.py:attribute``, whose folder is then importable, as for ``python path/to/model.py``.
+file, ``path/to/model.py:attribute``, whose folder is then importable, as for
+``python path/to/model.py``.
 """
 
 from __future__ import annotations

@@ -117,8 +117,8 @@ def convert(
     a layer class as ``mode``, or a tuple of per-axis modes, replaces only the convolutions of its
     own number of axes, and leaves the others alone without a word, unless the model has none of
     its own number of axes: then nothing would change, and a
-    :class:`~padmods.conversion.ConversionWarning` says so (``strict=True`` raises). Transposed convolutions and
-    other layers are left alone. A convolution shared by several parents is
+    :class:`~padmods.conversion.ConversionWarning` says so (``strict=True`` raises). Transposed
+    convolutions and other layers are left alone. A convolution shared by several parents is
     replaced once and stays shared.
 
     **Nothing changes what the model computes without a word.** The replacement holds the very

@@ -20,6 +20,7 @@ from torch import nn
 
 import padmods
 import padmods.functional as pf
+from padmods.conversion import ConversionWarning
 
 from _reference import NUMPY_MODES, reference_pad, spherical_reference
 from conftest import assert_same_function
@@ -95,8 +96,16 @@ def test_convert_with_per_axis_modes():
     torch.testing.assert_close(again(x), model(x))
     for clone in (copy.deepcopy(converted), pickle.loads(pickle.dumps(converted))):
         torch.testing.assert_close(clone(x), converted(x), rtol=0, atol=0)
-    line = nn.Sequential(nn.Conv1d(1, 1, 3))  # a 2-axis tuple converts 2-D convolutions only, and says nothing
-    assert type(padmods.convert(line, ("reflect", "circular"), strict=True)[0]) is nn.Conv1d
+    line = nn.Sequential(nn.Conv1d(1, 1, 3))  # a 2-axis tuple converts 2-D convolutions only
+    with pytest.warns(ConversionWarning, match=r"converts 2-D convolutions only, and the model has none"):
+        assert type(padmods.convert(line, ("reflect", "circular"))[0]) is nn.Conv1d
+    with pytest.raises(ValueError, match=r"^convert\(strict=True\): \('reflect', 'circular'\) converts 2-D"):
+        padmods.convert(line, ("reflect", "circular"), strict=True)
+    mixed = nn.Sequential(line, nn.Unflatten(2, (1, -1)), nn.Conv2d(1, 1, 1))  # some convert: the rest stay quietly
+    assert [type(m).__name__ for m in padmods.convert(mixed, ("reflect", "circular"), strict=True)][::2] == [
+        "Sequential",
+        "PerAxisPadConv2d",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -165,7 +165,7 @@ def test_cli_report_json_and_suggestions(capsys):
     [
         (["stage_models:stage", "--input-shape", "1,3"], "expected N,C and at least one spatial size"),
         (["stage_models:stage", "--input-shape", "a,b,c"], "expected comma-separated sizes"),
-        (["stage_models", "--input-shape", "1,3,8,8"], "MODEL is module:attribute or module:factory()"),
+        (["stage_models", "--input-shape", "1,3,8,8"], "MODEL is module:attribute, module:factory(), or path"),
         (["no_such_module:x", "--input-shape", "1,3,8,8"], "cannot import the module of MODEL 'no_such_module:x'"),
         (["stage_models:missing", "--input-shape", "1,3,8,8"], "has no attribute 'missing'"),
         (["stage_models:not_a_model", "--input-shape", "1,3,8,8"], "is a int, not an nn.Module"),

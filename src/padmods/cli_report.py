@@ -13,6 +13,7 @@ file, ``path/to/model.py:attribute``, whose folder is then importable, as for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -20,6 +21,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +53,8 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-#: What ``MODEL`` may be, for the commands' ``--help``.
-MODEL_HELP = "module:attribute, module:factory(), or a file: path/to/model.py:attribute"
+#: What ``MODEL`` may be: the commands' ``--help``, and the message for a text of another form.
+MODEL_HELP = "module:attribute, module:factory(), or path/to/model.py:attribute"
 
 
 def load_model(spec: str) -> nn.Module:
@@ -74,7 +76,7 @@ def load_model(spec: str) -> nn.Module:
     call = attribute.endswith("()")
     attribute = attribute[:-2] if call else attribute
     if not module_name or not attribute:
-        raise ValueError(f"MODEL is {MODEL_HELP.replace(', or a file: ', ', or ')}; got {spec!r}")
+        raise ValueError(f"MODEL is {MODEL_HELP}; got {spec!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     target: Any = _import_file(module_name, spec) if module_name.endswith(".py") else _import(module_name, spec)
@@ -93,13 +95,20 @@ def load_model(spec: str) -> nn.Module:
     return target
 
 
-def _import(module_name: str, spec: str) -> Any:
+@contextlib.contextmanager
+def _import_errors(spec: str) -> Iterator[None]:
+    """Turn what importing the module of ``spec`` raises into a ``ValueError`` that says so, in one line."""
     try:
-        return importlib.import_module(module_name)
+        yield
     except ImportError as error:
         raise ValueError(f"cannot import the module of MODEL {spec!r}: {error}") from None
     except (Exception, SystemExit) as error:  # the module's own code failed (or called sys.exit) on import
         raise ValueError(f"importing the module of MODEL {spec!r} raised {_error_text(error)}") from None
+
+
+def _import(module_name: str, spec: str) -> Any:
+    with _import_errors(spec):
+        return importlib.import_module(module_name)
 
 
 def _import_file(path_text: str, spec: str) -> Any:
@@ -130,14 +139,12 @@ def _import_file(path_text: str, spec: str) -> Any:
         raise ValueError(f"MODEL {spec!r}: {path_text!r} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module  # as an import does: the module's own classes and pickles find it
-    try:
-        module_spec.loader.exec_module(module)
-    except ImportError as error:
-        del sys.modules[name]
-        raise ValueError(f"cannot import the module of MODEL {spec!r}: {error}") from None
-    except (Exception, SystemExit) as error:  # the file's own code failed (or called sys.exit) on import
-        del sys.modules[name]
-        raise ValueError(f"importing the module of MODEL {spec!r} raised {_error_text(error)}") from None
+    with _import_errors(spec):
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:  # as a failed import does, leave no half-made module behind
+            del sys.modules[name]
+            raise
     return module
 
 
